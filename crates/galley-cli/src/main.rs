@@ -1,0 +1,211 @@
+//! The `galley` command line: `galley server` and client subcommands per domain.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use galley_cli::client::{self, Client, RunListArgs};
+use galley_cli::server::{shutdown_signal, Server, ServerConfig};
+use galley_store::SqliteSync;
+
+#[derive(Parser)]
+#[command(
+    name = "galley",
+    version,
+    about = "Galley: an internal AI platform in one binary"
+)]
+struct Cli {
+    /// The server client subcommands talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "GALLEY_URL",
+        default_value = "http://127.0.0.1:5000"
+    )]
+    url: String,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Durability {
+    /// fsync on every commit: acknowledged writes survive power loss.
+    Full,
+    /// fsync at checkpoints: acknowledged writes survive a process crash.
+    Normal,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the Galley server.
+    Server {
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 5000)]
+        port: u16,
+        #[arg(long, env = "GALLEY_DATA_DIR", default_value = "./galley-data")]
+        data_dir: PathBuf,
+        /// Metadata database: sqlite://PATH or postgres://USER@HOST/DB (default: SQLite in the data dir).
+        #[arg(long, env = "GALLEY_DATABASE_URL")]
+        database_url: Option<String>,
+        /// Artifact store root: a folder or file:// URL (default: <data-dir>/artifacts).
+        #[arg(long, env = "GALLEY_ARTIFACT_ROOT")]
+        artifact_root: Option<String>,
+        /// SQLite durability.
+        #[arg(long, value_enum, default_value_t = Durability::Full)]
+        sqlite_sync: Durability,
+    },
+    /// Experiments.
+    #[command(subcommand)]
+    Experiments(ExperimentsCommand),
+    /// Runs.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+}
+
+#[derive(Subcommand)]
+enum ExperimentsCommand {
+    /// List experiments.
+    List {
+        /// active, deleted or all.
+        #[arg(long, default_value = "active")]
+        view: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one experiment, by id or name.
+    Show {
+        experiment: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create an experiment and print its id.
+    Create { name: String },
+    /// Delete an experiment (and its runs).
+    Delete { experiment_id: String },
+}
+
+#[derive(Subcommand)]
+enum RunsCommand {
+    /// Search runs with MLflow's filter grammar.
+    List {
+        /// Experiment ids to search (repeatable).
+        #[arg(long = "experiment", short = 'e', default_value = "0")]
+        experiments: Vec<String>,
+        /// e.g. "metrics.acc > 0.9 AND params.model = 'rf'"
+        #[arg(long)]
+        filter: Option<String>,
+        /// e.g. "metrics.acc DESC" (repeatable).
+        #[arg(long)]
+        order_by: Vec<String>,
+        #[arg(long, default_value_t = 100)]
+        max_results: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one run with its params, latest metrics and tags.
+    Show {
+        run_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GALLEY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn view_type(view: &str) -> anyhow::Result<&'static str> {
+    Ok(match view {
+        "active" => "ACTIVE_ONLY",
+        "deleted" => "DELETED_ONLY",
+        "all" => "ALL",
+        other => anyhow::bail!("unknown view '{other}': use active, deleted or all"),
+    })
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let client = Client::new(&cli.url);
+    match cli.command {
+        Command::Server {
+            host,
+            port,
+            data_dir,
+            database_url,
+            artifact_root,
+            sqlite_sync,
+        } => {
+            let config = ServerConfig {
+                host,
+                port,
+                data_dir,
+                database_url,
+                artifact_root,
+                sqlite_sync: match sqlite_sync {
+                    Durability::Full => SqliteSync::Full,
+                    Durability::Normal => SqliteSync::Normal,
+                },
+            };
+            Server::build(&config).await?.run(shutdown_signal()).await
+        }
+        Command::Experiments(command) => match command {
+            ExperimentsCommand::List { view, json } => {
+                client::experiments_list(&client, view_type(&view)?, json).await
+            }
+            ExperimentsCommand::Show { experiment, json } => {
+                client::experiment_show(&client, &experiment, json).await
+            }
+            ExperimentsCommand::Create { name } => client::experiment_create(&client, &name).await,
+            ExperimentsCommand::Delete { experiment_id } => {
+                client::experiment_delete(&client, &experiment_id).await
+            }
+        },
+        Command::Runs(command) => match command {
+            RunsCommand::List {
+                experiments,
+                filter,
+                order_by,
+                max_results,
+                json,
+            } => {
+                let args = RunListArgs {
+                    experiment_ids: &experiments,
+                    filter: filter.as_deref(),
+                    order_by: &order_by,
+                    max_results,
+                };
+                client::runs_list(&client, args, json).await
+            }
+            RunsCommand::Show { run_id, json } => client::run_show(&client, &run_id, json).await,
+        },
+    }
+}

@@ -1,0 +1,145 @@
+//! Composition root: opens the metadata store and artifact store named by the configuration,
+//! builds the services and serves HTTP until shutdown.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use galley_artifacts::ArtifactStore;
+use galley_http::AppState;
+use galley_store::{SqlStore, SqliteSync};
+use galley_tracking::TrackingService;
+use tokio::net::TcpListener;
+
+/// Experiments created without a location keep their artifacts behind the server's artifact
+/// proxy, so clients need no credentials for the storage behind it.
+const PROXIED_ARTIFACT_ROOT: &str = "mlflow-artifacts:";
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; defaults to `<data_dir>/galley.db`.
+    pub database_url: Option<String>,
+    /// A folder or `file://` URL; defaults to `<data_dir>/artifacts`.
+    pub artifact_root: Option<String>,
+    pub sqlite_sync: SqliteSync,
+}
+
+/// A server bound to its port, not yet serving.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+    store: SqlStore,
+}
+
+impl Server {
+    pub async fn build(config: &ServerConfig) -> anyhow::Result<Server> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+        let database_url = config
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", config.data_dir.join("galley.db").display()));
+        let store = SqlStore::connect(&database_url, config.sqlite_sync)
+            .await
+            .context("opening the metadata store")?;
+        let artifact_root = config
+            .artifact_root
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("artifacts").display().to_string());
+        let artifacts =
+            ArtifactStore::open(&artifact_root).context("opening the artifact store")?;
+        let probe = store.clone();
+        let state = AppState {
+            tracking: TrackingService::new(Arc::new(store.clone()), PROXIED_ARTIFACT_ROOT),
+            artifacts,
+            prometheus: galley_http::observability::prometheus(),
+            health_check: Arc::new(move || {
+                let probe = probe.clone();
+                Box::pin(async move { probe.ping().await })
+            }),
+        };
+        let listener = TcpListener::bind((config.host.as_str(), config.port))
+            .await
+            .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+        tracing::info!(
+            address = %listener.local_addr()?,
+            database = %redact(&database_url),
+            artifacts = %artifact_root,
+            "galley server ready"
+        );
+        Ok(Server {
+            listener,
+            state,
+            store,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests and closes the store.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        galley_http::serve(self.listener, self.state, shutdown).await?;
+        self.store.close().await;
+        tracing::info!("galley server stopped");
+        Ok(())
+    }
+}
+
+/// Hides a password in a database URL before it is logged.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
+}

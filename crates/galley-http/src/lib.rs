@@ -1,0 +1,82 @@
+//! Galley's HTTP layer: the axum router for every wire format Galley speaks, error rendering,
+//! request metrics and the OpenAPI document. Only this crate knows about HTTP and JSON.
+
+pub mod error;
+mod extract;
+pub mod mlflow;
+pub mod observability;
+mod routes;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{Json, Router};
+use galley_artifacts::ArtifactStore;
+use galley_tracking::TrackingService;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+/// Checks the server's dependencies for `/health`.
+pub type HealthCheck = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+
+/// Everything a handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub tracking: TrackingService,
+    pub artifacts: ArtifactStore,
+    pub prometheus: PrometheusHandle,
+    pub health_check: HealthCheck,
+}
+
+/// JSON request bodies above this are refused; MLflow caps a log-batch at 1 MB, artifacts stream.
+const JSON_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let tracking = mlflow::tracking_routes();
+    let artifacts = mlflow::artifact_routes();
+    let openapi = Arc::new(routes::openapi(&[
+        (mlflow::PREFIXES[0], &tracking),
+        (mlflow::ARTIFACT_PREFIXES[0], &artifacts),
+    ]));
+
+    let mut router = Router::new()
+        .route("/health", get(observability::health))
+        .route("/metrics", get(observability::metrics_endpoint))
+        .route("/version", get(observability::version))
+        .route(
+            "/api/3.0/mlflow/server-info",
+            get(observability::server_info),
+        )
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { Json(openapi.as_ref().clone()) }),
+        );
+    router = routes::mount(router, &mlflow::PREFIXES, &tracking);
+    router = routes::mount(router, &mlflow::ARTIFACT_PREFIXES, &artifacts);
+    router
+        .fallback(error::endpoint_not_found)
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(axum::middleware::from_fn(observability::record))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(|_| {
+            use axum::response::IntoResponse as _;
+            error::ApiError::new(galley_core::ErrorCode::InternalError, "internal error")
+                .into_response()
+        }))
+        .with_state(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,287 @@
+//! MLflow 3 logged models with their tags, params and the metrics logged against them.
+
+use std::collections::HashMap;
+
+use galley_tracking::model::*;
+use galley_tracking::TrackingError;
+use sqlx::any::AnyRow;
+
+use super::{col as column, db_err, experiment_key, loaded_value, page_end, Result};
+use crate::sql::{sql, Sql, IN_LIST_CHUNK};
+use crate::SqlStore;
+
+const COLUMNS: &str =
+    "model_id, experiment_id, name, artifact_uri, status, status_message, model_type, \
+     source_run_id, creation_timestamp_ms, last_updated_timestamp_ms";
+
+fn not_found(model_id: &str) -> TrackingError {
+    TrackingError::NotFound(format!("Logged model with ID '{model_id}' not found."))
+}
+
+fn from_row(row: &AnyRow) -> Result<LoggedModel> {
+    let status: String = column(row, "status")?;
+    Ok(LoggedModel {
+        model_id: column(row, "model_id")?,
+        experiment_id: column::<i64>(row, "experiment_id")?.to_string(),
+        name: column(row, "name")?,
+        artifact_uri: column(row, "artifact_uri")?,
+        status: LoggedModelStatus::parse(&status).unwrap_or(LoggedModelStatus::Pending),
+        status_message: column(row, "status_message")?,
+        model_type: column(row, "model_type")?,
+        source_run_id: column(row, "source_run_id")?,
+        creation_timestamp_ms: column(row, "creation_timestamp_ms")?,
+        last_updated_timestamp_ms: column(row, "last_updated_timestamp_ms")?,
+        tags: Vec::new(),
+        params: Vec::new(),
+        metrics: Vec::new(),
+    })
+}
+
+/// Fills tags, params and metrics for a page of models with three queries per chunk.
+async fn attach_details(store: &SqlStore, models: &mut [LoggedModel]) -> Result<()> {
+    let ids: Vec<String> = models.iter().map(|m| m.model_id.clone()).collect();
+    let index: HashMap<String, usize> = ids.iter().cloned().zip(0..).collect();
+    for chunk in ids.chunks(IN_LIST_CHUNK) {
+        for (table, is_tags) in [("logged_model_tags", true), ("logged_model_params", false)] {
+            let mut query = Sql::new(format!(
+                "SELECT model_id, key, value FROM {table} WHERE model_id IN "
+            ));
+            query.push_list(chunk).push(" ORDER BY key");
+            for row in query
+                .query()
+                .fetch_all(&store.reader)
+                .await
+                .map_err(db_err)?
+            {
+                let model = &mut models[index[&column::<String>(&row, "model_id")?]];
+                let pair = KeyValue::new(
+                    column::<String>(&row, "key")?,
+                    column::<String>(&row, "value")?,
+                );
+                if is_tags {
+                    model.tags.push(pair);
+                } else {
+                    model.params.push(pair);
+                }
+            }
+        }
+        let mut query = Sql::new(
+            "SELECT model_id, key, value, is_nan, timestamp, step, dataset_name, dataset_digest \
+             FROM metrics WHERE model_id IN ",
+        );
+        query
+            .push_list(chunk)
+            .push(" ORDER BY key, step, timestamp");
+        for row in query
+            .query()
+            .fetch_all(&store.reader)
+            .await
+            .map_err(db_err)?
+        {
+            let model_id: String = column(&row, "model_id")?;
+            models[index[&model_id]].metrics.push(Metric {
+                key: column(&row, "key")?,
+                value: loaded_value(column(&row, "value")?, column(&row, "is_nan")?),
+                timestamp: column(&row, "timestamp")?,
+                step: column(&row, "step")?,
+                model_id: Some(model_id),
+                dataset_name: column(&row, "dataset_name")?,
+                dataset_digest: column(&row, "dataset_digest")?,
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn upsert_pairs(
+    executor: &mut sqlx::AnyConnection,
+    table: &str,
+    model_id: &str,
+    pairs: &[KeyValue],
+) -> Result<()> {
+    for pair in pairs {
+        sql!(
+            format!(
+                "INSERT INTO {table} (model_id, key, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value"
+            ),
+            model_id,
+            &pair.key,
+            &pair.value
+        )
+        .query()
+        .execute(&mut *executor)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+pub(super) async fn create(
+    store: &SqlStore,
+    model: &NewLoggedModel,
+    artifact_uri: &str,
+) -> Result<LoggedModel> {
+    let mut tx = store.writer.begin().await.map_err(db_err)?;
+    sql!(
+        format!("INSERT INTO logged_models ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $8)"),
+        &model.model_id,
+        experiment_key(&model.experiment_id)?,
+        &model.name,
+        artifact_uri,
+        LoggedModelStatus::Pending.as_str(),
+        model.model_type.as_ref(),
+        model.source_run_id.as_ref(),
+        model.creation_timestamp_ms
+    )
+    .query()
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    upsert_pairs(&mut tx, "logged_model_tags", &model.model_id, &model.tags).await?;
+    upsert_pairs(
+        &mut tx,
+        "logged_model_params",
+        &model.model_id,
+        &model.params,
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    get(store, &model.model_id).await
+}
+
+pub(super) async fn get(store: &SqlStore, model_id: &str) -> Result<LoggedModel> {
+    let row = sql!(
+        format!("SELECT {COLUMNS} FROM logged_models WHERE model_id = $1"),
+        model_id
+    )
+    .query()
+    .fetch_optional(&store.reader)
+    .await
+    .map_err(db_err)?
+    .ok_or_else(|| not_found(model_id))?;
+    let mut models = [from_row(&row)?];
+    attach_details(store, &mut models).await?;
+    let [model] = models;
+    Ok(model)
+}
+
+async fn require_exists(conn: &mut sqlx::AnyConnection, model_id: &str) -> Result<()> {
+    sql!(
+        "SELECT model_id FROM logged_models WHERE model_id = $1",
+        model_id
+    )
+    .query()
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?
+    .map(|_| ())
+    .ok_or_else(|| not_found(model_id))
+}
+
+pub(super) async fn set_status(
+    store: &SqlStore,
+    model_id: &str,
+    status: LoggedModelStatus,
+    now: i64,
+) -> Result<LoggedModel> {
+    let done = sql!(
+        "UPDATE logged_models SET status = $1, last_updated_timestamp_ms = $2 WHERE model_id = $3",
+        status.as_str(),
+        now,
+        model_id
+    )
+    .query()
+    .execute(&store.writer)
+    .await
+    .map_err(db_err)?;
+    if done.rows_affected() == 0 {
+        return Err(not_found(model_id));
+    }
+    get(store, model_id).await
+}
+
+pub(super) async fn delete(store: &SqlStore, model_id: &str) -> Result<()> {
+    let done = sql!("DELETE FROM logged_models WHERE model_id = $1", model_id)
+        .query()
+        .execute(&store.writer)
+        .await
+        .map_err(db_err)?;
+    if done.rows_affected() == 0 {
+        return Err(not_found(model_id));
+    }
+    Ok(())
+}
+
+pub(super) async fn set_tags(store: &SqlStore, model_id: &str, tags: &[KeyValue]) -> Result<()> {
+    let mut tx = store.writer.begin().await.map_err(db_err)?;
+    require_exists(&mut tx, model_id).await?;
+    upsert_pairs(&mut tx, "logged_model_tags", model_id, tags).await?;
+    tx.commit().await.map_err(db_err)
+}
+
+pub(super) async fn delete_tag(store: &SqlStore, model_id: &str, key: &str) -> Result<()> {
+    let mut tx = store.writer.begin().await.map_err(db_err)?;
+    require_exists(&mut tx, model_id).await?;
+    let done = sql!(
+        "DELETE FROM logged_model_tags WHERE model_id = $1 AND key = $2",
+        model_id,
+        key
+    )
+    .query()
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    if done.rows_affected() == 0 {
+        return Err(TrackingError::NotFound(format!(
+            "No tag with key '{key}' on logged model '{model_id}'"
+        )));
+    }
+    tx.commit().await.map_err(db_err)
+}
+
+pub(super) async fn log_params(
+    store: &SqlStore,
+    model_id: &str,
+    params: &[KeyValue],
+) -> Result<()> {
+    let mut tx = store.writer.begin().await.map_err(db_err)?;
+    require_exists(&mut tx, model_id).await?;
+    upsert_pairs(&mut tx, "logged_model_params", model_id, params).await?;
+    tx.commit().await.map_err(db_err)
+}
+
+pub(super) async fn search(
+    store: &SqlStore,
+    search: &LoggedModelSearch,
+) -> Result<Page<LoggedModel>> {
+    if search.experiment_ids.is_empty() {
+        return Ok(Page {
+            items: Vec::new(),
+            next_offset: None,
+        });
+    }
+    let ids: Vec<i64> = search
+        .experiment_ids
+        .iter()
+        .map(|id| experiment_key(id))
+        .collect::<Result<_>>()?;
+    let mut query = Sql::new(format!(
+        "SELECT {COLUMNS} FROM logged_models WHERE experiment_id IN "
+    ));
+    query.push_list(&ids);
+    let limit = query.arg(i64::from(search.max_results) + 1);
+    let offset = query.arg(search.offset as i64);
+    query.push(&format!(
+        " ORDER BY creation_timestamp_ms DESC, model_id ASC LIMIT {limit} OFFSET {offset}"
+    ));
+    let rows = query
+        .query()
+        .fetch_all(&store.reader)
+        .await
+        .map_err(db_err)?;
+    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    let next_offset = page_end(&mut items, search.max_results, search.offset);
+    attach_details(store, &mut items).await?;
+    Ok(Page { items, next_offset })
+}
