@@ -129,6 +129,19 @@ def test_latest_metric_is_highest_step(client, experiment_id):
     ]
 
 
+def test_identical_metric_entries_are_deduplicated(client, experiment_id):
+    run_id = client.create_run(experiment_id).info.run_id
+    client.log_metric(run_id, "m", 1.0, timestamp=1000, step=0)
+    client.log_metric(run_id, "m", 1.0, timestamp=1000, step=0)
+    client.log_batch(run_id, metrics=[Metric("m", 1.0, 1000, 0), Metric("m", 1.0, 1000, 0)])
+    assert len(client.get_metric_history(run_id, "m")) == 1
+    # Same step and timestamp, different value: both kept; the larger value is "latest".
+    client.log_metric(run_id, "m", 2.0, timestamp=1000, step=0)
+    client.log_metric(run_id, "m", 0.5, timestamp=1000, step=0)
+    assert sorted(m.value for m in client.get_metric_history(run_id, "m")) == [0.5, 1.0, 2.0]
+    assert client.get_run(run_id).data.metrics["m"] == 2.0
+
+
 def test_delete_tag(client, experiment_id):
     run_id = client.create_run(experiment_id, tags={"keep": "1", "drop": "2"}).info.run_id
     client.delete_tag(run_id, "drop")

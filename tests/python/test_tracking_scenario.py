@@ -299,6 +299,12 @@ def test_logged_model(scenario, client):
     assert lm.source_run_id == main["run_id"]
     assert str(lm.status).endswith("READY")
 
+    # log_model re-logs the run's step-0 metrics with model_id set (POST runs/log-batch
+    # with Metric.model_id); they show up as the model's metrics.
+    linked = {(m.key, m.step) for m in lm.metrics}
+    assert linked == {("loss", 0), ("acc", 0)}
+    assert all(m.model_id == info.model_id and m.run_id == main["run_id"] for m in lm.metrics)
+
     # The run lists the model among its outputs.
     run = mlflow.get_run(main["run_id"])
     assert info.model_id in [o.model_id for o in run.outputs.model_outputs]

@@ -9,7 +9,6 @@ mod sql;
 mod tracking;
 
 use std::str::FromStr as _;
-use std::sync::Once;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -46,12 +45,10 @@ pub struct SqlStore {
     dialect: Dialect,
 }
 
-static INSTALL_DRIVERS: Once = Once::new();
-
 impl SqlStore {
     /// Connects to `url` (`sqlite://PATH` or `postgres://...`) and applies pending migrations.
     pub async fn connect(url: &str, sqlite_sync: SqliteSync) -> Result<SqlStore, StoreError> {
-        INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
+        sqlx::any::install_default_drivers();
         let dialect = Dialect::from_url(url)?;
         let store = match dialect {
             Dialect::Sqlite => {
