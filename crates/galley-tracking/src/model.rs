@@ -211,7 +211,14 @@ pub struct LoggedModel {
     pub last_updated_timestamp_ms: i64,
     pub tags: Vec<KeyValue>,
     pub params: Vec<KeyValue>,
-    pub metrics: Vec<Metric>,
+    pub metrics: Vec<ModelMetric>,
+}
+
+/// A metric logged against a logged model, and the run it was logged in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelMetric {
+    pub run_id: String,
+    pub metric: Metric,
 }
 
 /// One page of a search, and where the next one starts.
@@ -243,6 +250,9 @@ pub struct RunSearch {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoggedModelSearch {
     pub experiment_ids: Vec<String>,
+    pub filter: Vec<Comparison>,
+    /// Attribute names (`creation_timestamp`, `last_updated_timestamp`, `name`, `model_id`) with direction.
+    pub order_by: Vec<OrderBy>,
     pub max_results: u32,
     pub offset: u64,
 }

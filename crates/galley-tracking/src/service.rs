@@ -8,6 +8,7 @@ use crate::error::{Result, TrackingError};
 use crate::model::*;
 use crate::names::generate_run_name;
 use crate::search;
+use crate::search::ast::{EntityKind, OrderBy};
 use crate::store::TrackingStore;
 use crate::validation::*;
 
@@ -364,17 +365,38 @@ impl TrackingService {
         self.store.log_logged_model_params(model_id, params).await
     }
 
+    /// `order_by` holds `(field_name, ascending)` pairs as MLflow's structured order_by sends them.
     pub async fn search_logged_models(
         &self,
         experiment_ids: Vec<String>,
+        filter: Option<&str>,
+        order_by: &[(String, bool)],
         max_results: Option<u32>,
         page_token: Option<&str>,
     ) -> Result<Page<LoggedModel>> {
         let max_results = max_results.unwrap_or(100);
         validate_max_results(max_results)?;
+        let order_by = order_by
+            .iter()
+            .map(|(field, ascending)| match field.as_str() {
+                "creation_timestamp" | "last_updated_timestamp" | "name" | "model_id" => {
+                    Ok(OrderBy {
+                        kind: EntityKind::Attribute,
+                        key: field.clone(),
+                        ascending: *ascending,
+                    })
+                }
+                other => Err(TrackingError::InvalidParameter(format!(
+                    "Cannot order logged models by '{other}'; use creation_timestamp, \
+                     last_updated_timestamp, name or model_id"
+                ))),
+            })
+            .collect::<Result<_>>()?;
         self.store
             .search_logged_models(&LoggedModelSearch {
                 experiment_ids,
+                filter: search::parse_logged_model_filter(filter.unwrap_or(""))?,
+                order_by,
                 max_results,
                 offset: galley_core::page::decode(page_token)?,
             })

@@ -122,19 +122,35 @@ pub struct SearchBody {
     #[serde(default, deserialize_with = "lenient_i64")]
     max_results: Option<i64>,
     page_token: Option<String>,
+    #[serde(default)]
+    order_by: Vec<OrderByDto>,
+}
+
+/// MLflow's structured order_by entry for logged models.
+#[derive(Deserialize)]
+pub struct OrderByDto {
+    field_name: String,
+    #[serde(default = "ascending_default")]
+    ascending: bool,
+}
+
+fn ascending_default() -> bool {
+    true
 }
 
 pub async fn search(State(s): State<AppState>, JsonBody(b): JsonBody<SearchBody>) -> Reply {
-    if b.filter.as_deref().is_some_and(|f| !f.trim().is_empty()) {
-        return Err(ApiError::invalid(
-            "Filtering logged models is not supported by this server yet; search by experiment_ids only.",
-        ));
-    }
     let max_results = max_results(b.max_results)?;
+    let order_by: Vec<(String, bool)> = b
+        .order_by
+        .into_iter()
+        .map(|o| (o.field_name, o.ascending))
+        .collect();
     let page = s
         .tracking
         .search_logged_models(
             b.experiment_ids.into_vec(),
+            b.filter.as_deref(),
+            &order_by,
             max_results,
             b.page_token.as_deref(),
         )

@@ -395,7 +395,7 @@ impl From<&LoggedModel> for LoggedModelDto {
                 metrics: m
                     .metrics
                     .iter()
-                    .map(|x| MetricDto::from_metric(x, None))
+                    .map(|x| MetricDto::from_metric(&x.metric, Some(&x.run_id)))
                     .collect(),
             },
         }

@@ -3,9 +3,11 @@
 use std::collections::HashMap;
 
 use galley_tracking::model::*;
+use galley_tracking::search::ast::{Comparison, EntityKind};
 use galley_tracking::TrackingError;
 use sqlx::any::AnyRow;
 
+use super::search::{direction, predicate};
 use super::{col as column, db_err, experiment_key, loaded_value, page_end, Result};
 use crate::sql::{sql, Sql, IN_LIST_CHUNK};
 use crate::SqlStore;
@@ -66,7 +68,7 @@ async fn attach_details(store: &SqlStore, models: &mut [LoggedModel]) -> Result<
             }
         }
         let mut query = Sql::new(
-            "SELECT model_id, key, value, is_nan, timestamp, step, dataset_name, dataset_digest \
+            "SELECT run_uuid, model_id, key, value, is_nan, timestamp, step, dataset_name, dataset_digest \
              FROM metrics WHERE model_id IN ",
         );
         query
@@ -79,14 +81,17 @@ async fn attach_details(store: &SqlStore, models: &mut [LoggedModel]) -> Result<
             .map_err(db_err)?
         {
             let model_id: String = column(&row, "model_id")?;
-            models[index[&model_id]].metrics.push(Metric {
-                key: column(&row, "key")?,
-                value: loaded_value(column(&row, "value")?, column(&row, "is_nan")?),
-                timestamp: column(&row, "timestamp")?,
-                step: column(&row, "step")?,
-                model_id: Some(model_id),
-                dataset_name: column(&row, "dataset_name")?,
-                dataset_digest: column(&row, "dataset_digest")?,
+            models[index[&model_id]].metrics.push(ModelMetric {
+                run_id: column(&row, "run_uuid")?,
+                metric: Metric {
+                    key: column(&row, "key")?,
+                    value: loaded_value(column(&row, "value")?, column(&row, "is_nan")?),
+                    timestamp: column(&row, "timestamp")?,
+                    step: column(&row, "step")?,
+                    model_id: Some(model_id),
+                    dataset_name: column(&row, "dataset_name")?,
+                    dataset_digest: column(&row, "dataset_digest")?,
+                },
             });
         }
     }
@@ -251,6 +256,47 @@ pub(super) async fn log_params(
     tx.commit().await.map_err(db_err)
 }
 
+fn attribute_column(key: &str) -> Result<&'static str> {
+    Ok(match key {
+        "name" => "lm.name",
+        "model_id" => "lm.model_id",
+        "model_type" => "lm.model_type",
+        "status" => "lm.status",
+        "source_run_id" => "lm.source_run_id",
+        "creation_timestamp" => "lm.creation_timestamp_ms",
+        "last_updated_timestamp" => "lm.last_updated_timestamp_ms",
+        other => {
+            return Err(TrackingError::InvalidParameter(format!(
+                "Invalid logged model attribute '{other}'"
+            )))
+        }
+    })
+}
+
+fn condition(sql: &mut Sql, dialect: crate::Dialect, c: &Comparison) -> Result<String> {
+    let (table, value_column) = match c.kind {
+        EntityKind::Attribute => return predicate(sql, dialect, attribute_column(&c.key)?, c),
+        EntityKind::Metric => ("metrics", "x.value"),
+        EntityKind::Param => ("logged_model_params", "x.value"),
+        EntityKind::Tag => ("logged_model_tags", "x.value"),
+        EntityKind::Dataset => {
+            return Err(TrackingError::InvalidParameter(
+                "Logged models cannot be filtered by dataset fields".into(),
+            ))
+        }
+    };
+    let key = sql.arg(&c.key);
+    let test = predicate(sql, dialect, value_column, c)?;
+    let finite = if c.kind == EntityKind::Metric {
+        " AND x.is_nan = 0"
+    } else {
+        ""
+    };
+    Ok(format!(
+        "EXISTS (SELECT 1 FROM {table} x WHERE x.model_id = lm.model_id AND x.key = {key}{finite} AND {test})"
+    ))
+}
+
 pub(super) async fn search(
     store: &SqlStore,
     search: &LoggedModelSearch,
@@ -266,20 +312,35 @@ pub(super) async fn search(
         .iter()
         .map(|id| experiment_key(id))
         .collect::<Result<_>>()?;
-    let mut query = Sql::new(format!(
-        "SELECT {COLUMNS} FROM logged_models WHERE experiment_id IN "
-    ));
-    query.push_list(&ids);
-    let limit = query.arg(i64::from(search.max_results) + 1);
-    let offset = query.arg(search.offset as i64);
-    query.push(&format!(
-        " ORDER BY creation_timestamp_ms DESC, model_id ASC LIMIT {limit} OFFSET {offset}"
-    ));
-    let rows = query
-        .query()
-        .fetch_all(&store.reader)
-        .await
-        .map_err(db_err)?;
+    let mut sql = Sql::new("");
+    let placeholders: Vec<String> = ids.iter().map(|id| sql.arg(*id)).collect();
+    let mut conditions = vec![format!("lm.experiment_id IN ({})", placeholders.join(", "))];
+    for comparison in &search.filter {
+        conditions.push(condition(&mut sql, store.dialect, comparison)?);
+    }
+    let mut order: Vec<String> = search
+        .order_by
+        .iter()
+        .map(|o| {
+            Ok(format!(
+                "{} {}",
+                attribute_column(&o.key)?,
+                direction(o.ascending)
+            ))
+        })
+        .collect::<Result<_>>()?;
+    order.push("lm.creation_timestamp_ms DESC".into());
+    order.push("lm.model_id ASC".into());
+    let limit = sql.arg(i64::from(search.max_results) + 1);
+    let offset = sql.arg(search.offset as i64);
+    let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("lm.{c}")).collect();
+    sql.text = format!(
+        "SELECT {} FROM logged_models lm WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+        columns.join(", "),
+        conditions.join(" AND "),
+        order.join(", ")
+    );
+    let rows = sql.query().fetch_all(&store.reader).await.map_err(db_err)?;
     let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
     let next_offset = page_end(&mut items, search.max_results, search.offset);
     attach_details(store, &mut items).await?;

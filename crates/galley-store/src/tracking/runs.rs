@@ -269,7 +269,12 @@ async fn log_metrics(
     insert_rows(
         tx,
         "INSERT INTO metrics (run_uuid, key, value, is_nan, timestamp, step, model_id, dataset_name, dataset_digest)",
-        "ON CONFLICT DO NOTHING",
+        // MLflow's log_model re-logs a run's metrics with the new model's id: the same point
+        // gains the link instead of being dropped as a duplicate.
+        "ON CONFLICT (run_uuid, key, step, timestamp, value, is_nan) DO UPDATE SET \
+         model_id = COALESCE(excluded.model_id, metrics.model_id), \
+         dataset_name = COALESCE(excluded.dataset_name, metrics.dataset_name), \
+         dataset_digest = COALESCE(excluded.dataset_digest, metrics.dataset_digest)",
         metrics,
         |q, m| {
             let (value, is_nan) = stored_value(m.value);

@@ -16,7 +16,7 @@ fn invalid(message: String) -> TrackingError {
 }
 
 /// `column <op> value`, with the value bound.
-fn predicate(
+pub(super) fn predicate(
     sql: &mut Sql,
     dialect: Dialect,
     column: &str,
@@ -117,7 +117,7 @@ fn run_condition(sql: &mut Sql, dialect: Dialect, c: &Comparison) -> Result<Stri
 }
 
 /// Appends the stages a view type admits, as `<column> IN (...)`.
-fn stage_condition(sql: &mut Sql, column: &str, view_type: ViewType) -> String {
+pub(super) fn stage_condition(sql: &mut Sql, column: &str, view_type: ViewType) -> String {
     let stages: Vec<String> = view_type
         .stages()
         .iter()
@@ -126,7 +126,7 @@ fn stage_condition(sql: &mut Sql, column: &str, view_type: ViewType) -> String {
     format!("{column} IN ({})", stages.join(", "))
 }
 
-fn direction(ascending: bool) -> &'static str {
+pub(super) fn direction(ascending: bool) -> &'static str {
     if ascending {
         "ASC"
     } else {

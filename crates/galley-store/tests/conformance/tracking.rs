@@ -697,15 +697,38 @@ pub async fn logged_models(t: TrackingService) {
     assert_eq!(got.tags, vec![kv("stage", "prod")]);
     assert_eq!(got.params, vec![kv("C", "1.0"), kv("max_iter", "100")]);
     assert_eq!(got.metrics.len(), 1);
-    assert_eq!(got.metrics[0].value, 0.93);
+    assert_eq!(got.metrics[0].metric.value, 0.93);
+    assert_eq!(got.metrics[0].run_id, run.info.run_id);
 
     let second = t.create_logged_model(request).await.unwrap();
     let page = t
-        .search_logged_models(vec!["0".into()], Some(1), None)
+        .search_logged_models(vec!["0".into()], None, &[], Some(1), None)
         .await
         .unwrap();
     assert_eq!(page.items[0].model_id, second.model_id);
     assert!(page.next_offset.is_some());
+    let oldest_first = [("creation_timestamp".to_string(), true)];
+    let filter = format!(
+        "source_run_id = '{}' AND metrics.acc > 0.9 AND tags.stage = 'prod'",
+        run.info.run_id
+    );
+    let found = t
+        .search_logged_models(vec!["0".into()], Some(&filter), &oldest_first, None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        found.items.iter().map(|m| &m.model_id).collect::<Vec<_>>(),
+        vec![&model.model_id]
+    );
+    let none = t
+        .search_logged_models(vec!["0".into()], Some("params.C = '2.0'"), &[], None, None)
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+    assert!(t
+        .search_logged_models(vec!["0".into()], Some("bogus = 1"), &[], None, None)
+        .await
+        .is_err());
 
     t.delete_logged_model(&model.model_id).await.unwrap();
     assert!(matches!(

@@ -58,6 +58,11 @@ pub fn parse_experiment_order_by(clause: &str) -> Result<OrderBy, SearchError> {
     parse_order_by(Target::Experiments, clause)
 }
 
+/// Parses a `logged-models/search` filter, such as `source_run_id = 'abc' AND metrics.acc > 0.9`.
+pub fn parse_logged_model_filter(filter: &str) -> Result<Vec<Comparison>, SearchError> {
+    parse_filter(Target::LoggedModels, filter)
+}
+
 fn parse_filter(target: Target, filter: &str) -> Result<Vec<Comparison>, SearchError> {
     let invalid = |reason| SearchError::InvalidFilter {
         filter: filter.to_string(),
@@ -124,6 +129,29 @@ mod tests {
                 )
             }
             (got, want) => panic!("{input:?}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn logged_model_filters() {
+        let cases = [
+            (
+                "source_run_id = 'abc' AND name = 'model'",
+                Ok("Attribute source_run_id = \"abc\" & Attribute name = \"model\""),
+            ),
+            ("metrics.acc >= 0.5", Ok("Metric acc >= 0.5")),
+            ("creation_time > 5", Ok("Attribute creation_timestamp > 5")),
+            ("model_id IN ('m-1')", Ok("Attribute model_id IN [\"m-1\"]")),
+            ("params.C = '1'", Ok("Param C = \"1\"")),
+            (
+                "run_name = 'x'",
+                Err("unknown logged model attribute 'run_name'"),
+            ),
+            ("datasets.name = 'x'", Err("cannot be filtered by dataset")),
+            ("name > 3", Err("does not support >")),
+        ];
+        for (input, want) in cases {
+            check(parse_logged_model_filter, show_filter, input, want);
         }
     }
 

@@ -11,6 +11,7 @@ use super::parser::{RawComparison, RawName, RawOrderBy, RawValue};
 pub(super) enum Target {
     Runs,
     Experiments,
+    LoggedModels,
 }
 
 const NUMERIC: &[Comparator] = &[
@@ -42,6 +43,8 @@ const RUN_ATTRIBUTES: &str =
 const EXPERIMENT_FILTER_ATTRIBUTES: &str = "name, creation_time, last_update_time";
 const EXPERIMENT_ORDER_ATTRIBUTES: &str = "name, experiment_id, creation_time, last_update_time";
 const DATASET_KEYS: &str = "name, digest, context";
+const LOGGED_MODEL_ATTRIBUTES: &str = "name, model_id, model_type, status, source_run_id, \
+     creation_timestamp, last_updated_timestamp";
 
 /// What a resolved name accepts.
 struct Field {
@@ -143,6 +146,9 @@ pub(super) fn resolve_order_by(target: Target, raw: RawOrderBy) -> Result<OrderB
             };
             (kind, key)
         }
+        Target::LoggedModels => {
+            return Err("logged models are ordered by structured order_by entries, not text".into())
+        }
         Target::Experiments => match experiment_entity(&raw.name)? {
             EntityKind::Attribute => match raw.name.key.as_str() {
                 "name" | "experiment_id" | "creation_time" | "last_update_time" => {
@@ -199,6 +205,28 @@ fn filter_field(target: Target, name: &RawName) -> Result<Field, String> {
             },
             _ => Ok(Field::new(EntityKind::Tag, &name.key, STRING)),
         },
+        Target::LoggedModels => match run_entity(name)? {
+            EntityKind::Metric => Ok(Field::new(EntityKind::Metric, &name.key, NUMERIC)),
+            EntityKind::Param => Ok(Field::new(EntityKind::Param, &name.key, STRING)),
+            EntityKind::Tag => Ok(Field::new(EntityKind::Tag, &name.key, STRING)),
+            EntityKind::Attribute => logged_model_attribute(&name.key),
+            EntityKind::Dataset => Err("logged models cannot be filtered by dataset fields".into()),
+        },
+    }
+}
+
+/// The attributes of MLflow 3's `SearchLoggedModelsUtils`; `creation_time` is accepted as an alias.
+fn logged_model_attribute(key: &str) -> Result<Field, String> {
+    match key {
+        "model_id" | "source_run_id" => Ok(Field::new(EntityKind::Attribute, key, STRING_OR_LIST)),
+        "name" | "model_type" | "status" => Ok(Field::new(EntityKind::Attribute, key, STRING)),
+        "creation_timestamp" | "creation_time" => {
+            Ok(Field::new(EntityKind::Attribute, "creation_timestamp", NUMERIC))
+        }
+        "last_updated_timestamp" => Ok(Field::new(EntityKind::Attribute, key, NUMERIC)),
+        other => Err(format!(
+            "unknown logged model attribute '{other}'; valid attributes are {LOGGED_MODEL_ATTRIBUTES}"
+        )),
     }
 }
 
