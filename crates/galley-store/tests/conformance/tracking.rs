@@ -498,7 +498,7 @@ pub async fn search_runs_filters(t: TrackingService) {
         .items;
     let ids: Vec<String> = all
         .iter()
-        .filter(|r| r.info.run_name < "r2".to_string())
+        .filter(|r| r.info.run_name.as_str() < "r2")
         .map(|r| r.info.run_id.clone())
         .collect();
     let filter = format!("attributes.run_id IN ('{}', '{}')", ids[0], ids[1]);
@@ -618,10 +618,10 @@ pub async fn dataset_inputs(t: TrackingService) {
             profile: None,
         },
     };
-    t.log_inputs(id, &[input.clone()], &["m-1".into()])
+    t.log_inputs(id, std::slice::from_ref(&input), &["m-1".into()])
         .await
         .unwrap();
-    t.log_inputs(id, &[input.clone()], &["m-1".into()])
+    t.log_inputs(id, std::slice::from_ref(&input), &["m-1".into()])
         .await
         .unwrap();
     let got = t.get_run(id).await.unwrap();

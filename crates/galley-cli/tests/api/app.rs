@@ -1,0 +1,78 @@
+//! `spawn_app`: a fresh server on an ephemeral port, shut down when the handle drops.
+
+use galley_cli::server::{Server, ServerConfig};
+use galley_store::SqliteSync;
+use serde_json::Value;
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub data_dir: tempfile::TempDir,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        host: "127.0.0.1".into(),
+        port: 0,
+        data_dir: data_dir.path().to_path_buf(),
+        database_url: None,
+        artifact_root: None,
+        sqlite_sync: SqliteSync::Normal,
+    };
+    let server = Server::build(&config).await.unwrap();
+    let address = server.local_addr().unwrap();
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        base: format!("http://{address}"),
+        http: reqwest::Client::new(),
+        data_dir,
+        _shutdown: shutdown,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// POSTs raw text to an MLflow endpoint and returns status and JSON body.
+    pub async fn post_raw(&self, endpoint: &str, body: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url(&format!("/api/2.0/mlflow/{endpoint}")))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, endpoint: &str, body: Value) -> (u16, Value) {
+        self.post_raw(endpoint, &body.to_string()).await
+    }
+
+    pub async fn get(&self, endpoint: &str, query: &[(&str, &str)]) -> (u16, Value) {
+        let response = self
+            .http
+            .get(self.url(&format!("/api/2.0/mlflow/{endpoint}")))
+            .query(query)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn create_run(&self) -> String {
+        let (status, body) = self.post("runs/create", serde_json::json!({})).await;
+        assert_eq!(status, 200, "{body}");
+        body["run"]["info"]["run_id"].as_str().unwrap().to_string()
+    }
+}
