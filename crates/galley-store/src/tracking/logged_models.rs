@@ -218,11 +218,29 @@ pub(super) async fn delete(store: &SqlStore, model_id: &str) -> Result<()> {
     Ok(())
 }
 
-pub(super) async fn set_tags(store: &SqlStore, model_id: &str, tags: &[KeyValue]) -> Result<()> {
+/// Upserts tags or params of an existing model, all or nothing.
+async fn upsert_existing(
+    store: &SqlStore,
+    table: &str,
+    model_id: &str,
+    pairs: &[KeyValue],
+) -> Result<()> {
     let mut tx = store.writer.begin().await.map_err(db_err)?;
     require_exists(&mut tx, model_id).await?;
-    upsert_pairs(&mut tx, "logged_model_tags", model_id, tags).await?;
+    upsert_pairs(&mut tx, table, model_id, pairs).await?;
     tx.commit().await.map_err(db_err)
+}
+
+pub(super) async fn set_tags(store: &SqlStore, model_id: &str, tags: &[KeyValue]) -> Result<()> {
+    upsert_existing(store, "logged_model_tags", model_id, tags).await
+}
+
+pub(super) async fn log_params(
+    store: &SqlStore,
+    model_id: &str,
+    params: &[KeyValue],
+) -> Result<()> {
+    upsert_existing(store, "logged_model_params", model_id, params).await
 }
 
 pub(super) async fn delete_tag(store: &SqlStore, model_id: &str, key: &str) -> Result<()> {
@@ -242,17 +260,6 @@ pub(super) async fn delete_tag(store: &SqlStore, model_id: &str, key: &str) -> R
             "No tag with key '{key}' on logged model '{model_id}'"
         )));
     }
-    tx.commit().await.map_err(db_err)
-}
-
-pub(super) async fn log_params(
-    store: &SqlStore,
-    model_id: &str,
-    params: &[KeyValue],
-) -> Result<()> {
-    let mut tx = store.writer.begin().await.map_err(db_err)?;
-    require_exists(&mut tx, model_id).await?;
-    upsert_pairs(&mut tx, "logged_model_params", model_id, params).await?;
     tx.commit().await.map_err(db_err)
 }
 

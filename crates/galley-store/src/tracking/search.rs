@@ -22,18 +22,7 @@ pub(super) fn predicate(
     column: &str,
     comparison: &Comparison,
 ) -> Result<String> {
-    let op = match comparison.comparator {
-        Comparator::Eq => "=",
-        Comparator::NotEq => "!=",
-        Comparator::Lt => "<",
-        Comparator::Le => "<=",
-        Comparator::Gt => ">",
-        Comparator::Ge => ">=",
-        Comparator::Like => "LIKE",
-        Comparator::ILike => "ILIKE",
-        Comparator::In => "IN",
-        Comparator::NotIn => "NOT IN",
-    };
+    let op = comparison.comparator.symbol();
     match (&comparison.value, comparison.comparator) {
         (Value::List(items), Comparator::In | Comparator::NotIn) => {
             if items.is_empty() {

@@ -26,6 +26,24 @@ pub enum Comparator {
     NotIn,
 }
 
+impl Comparator {
+    /// The comparator as the grammar spells it; SQL spells these the same way.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Comparator::Eq => "=",
+            Comparator::NotEq => "!=",
+            Comparator::Lt => "<",
+            Comparator::Le => "<=",
+            Comparator::Gt => ">",
+            Comparator::Ge => ">=",
+            Comparator::Like => "LIKE",
+            Comparator::ILike => "ILIKE",
+            Comparator::In => "IN",
+            Comparator::NotIn => "NOT IN",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Number(f64),

@@ -80,18 +80,7 @@ impl Field {
 }
 
 pub(super) fn symbol(comparator: Comparator) -> &'static str {
-    match comparator {
-        Comparator::Eq => "=",
-        Comparator::NotEq => "!=",
-        Comparator::Lt => "<",
-        Comparator::Le => "<=",
-        Comparator::Gt => ">",
-        Comparator::Ge => ">=",
-        Comparator::Like => "LIKE",
-        Comparator::ILike => "ILIKE",
-        Comparator::In => "IN",
-        Comparator::NotIn => "NOT IN",
-    }
+    comparator.symbol()
 }
 
 pub(super) fn resolve_comparison(target: Target, raw: RawComparison) -> Result<Comparison, String> {
