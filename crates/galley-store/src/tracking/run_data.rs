@@ -38,7 +38,7 @@ async fn rows_for(
 ) -> Result<Vec<AnyRow>> {
     let mut rows = Vec::new();
     for chunk in ids.chunks(IN_LIST_CHUNK) {
-        let mut query = Sql::new(select);
+        let mut query = Sql::built(store.dialect, select);
         query.push_list(chunk).push(order);
         rows.extend(
             query

@@ -10,7 +10,7 @@ use sqlx::{Any, Transaction};
 use super::run_data::{info_from_row, load_runs, RUN_COLUMNS};
 use super::{col, db_err, experiment_key, loaded_value, stored_value, Result};
 use crate::sql::{sql, Sql};
-use crate::SqlStore;
+use crate::{Dialect, SqlStore};
 
 /// Rows per multi-row INSERT: 9 columns × 400 rows stays far below every backend's variable limit.
 const ROWS_PER_INSERT: usize = 400;
@@ -35,7 +35,7 @@ pub(super) async fn create(store: &SqlStore, run: &NewRun, artifact_uri: &str) -
     .execute(&mut *tx)
     .await
     .map_err(db_err)?;
-    upsert_tags(&mut tx, &run.run_id, &run.tags).await?;
+    upsert_tags(&mut tx, store.dialect, &run.run_id, &run.tags).await?;
     tx.commit().await.map_err(db_err)?;
     get(store, &run.run_id).await
 }
@@ -79,6 +79,7 @@ pub(super) async fn update(store: &SqlStore, run_id: &str, update: &RunUpdate) -
     if let Some(name) = &update.run_name {
         upsert_tags(
             &mut tx,
+            store.dialect,
             run_id,
             &[KeyValue::new(RUN_NAME_TAG, name.clone())],
         )
@@ -134,13 +135,14 @@ async fn require_active(tx: &mut Transaction<'_, Any>, run_id: &str) -> Result<(
 /// Multi-row `INSERT ... VALUES (...), (...) <suffix>` in chunks.
 async fn insert_rows<R>(
     tx: &mut Transaction<'_, Any>,
+    dialect: Dialect,
     head: &str,
     suffix: &str,
     rows: &[R],
     bind: impl Fn(&mut Sql, &R) -> Vec<String>,
 ) -> Result<()> {
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut query = Sql::new(head);
+        let mut query = Sql::built(dialect, head);
         query.push(" VALUES ");
         for (i, row) in chunk.iter().enumerate() {
             if i > 0 {
@@ -171,10 +173,16 @@ fn last_per_key(tags: &[KeyValue]) -> Vec<&KeyValue> {
     unique
 }
 
-async fn upsert_tags(tx: &mut Transaction<'_, Any>, run_id: &str, tags: &[KeyValue]) -> Result<()> {
+async fn upsert_tags(
+    tx: &mut Transaction<'_, Any>,
+    dialect: Dialect,
+    run_id: &str,
+    tags: &[KeyValue],
+) -> Result<()> {
     let tags = last_per_key(tags);
     insert_rows(
         tx,
+        dialect,
         "INSERT INTO tags (run_uuid, key, value)",
         "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
         &tags,
@@ -205,13 +213,13 @@ pub(super) async fn log_batch(
     let mut tx = store.writer.begin().await.map_err(db_err)?;
     require_active(&mut tx, run_id).await?;
     if !params.is_empty() {
-        log_params(&mut tx, run_id, params).await?;
+        log_params(&mut tx, store.dialect, run_id, params).await?;
     }
     if !tags.is_empty() {
-        upsert_tags(&mut tx, run_id, tags).await?;
+        upsert_tags(&mut tx, store.dialect, run_id, tags).await?;
     }
     if !metrics.is_empty() {
-        log_metrics(&mut tx, run_id, metrics).await?;
+        log_metrics(&mut tx, store.dialect, run_id, metrics).await?;
     }
     tx.commit().await.map_err(db_err)
 }
@@ -220,12 +228,14 @@ pub(super) async fn log_batch(
 /// if any stored value differs. Reading after the insert makes concurrent writers safe too.
 async fn log_params(
     tx: &mut Transaction<'_, Any>,
+    dialect: Dialect,
     run_id: &str,
     params: &[KeyValue],
 ) -> Result<()> {
     let unique = last_per_key(params);
     insert_rows(
         tx,
+        dialect,
         "INSERT INTO params (run_uuid, key, value)",
         "ON CONFLICT (run_uuid, key) DO NOTHING",
         &unique,
@@ -235,7 +245,7 @@ async fn log_params(
     let keys: Vec<String> = unique.iter().map(|p| p.key.clone()).collect();
     let mut stored: HashMap<String, String> = HashMap::new();
     for chunk in keys.chunks(crate::sql::IN_LIST_CHUNK) {
-        let mut query = Sql::new("SELECT key, value FROM params WHERE run_uuid = ");
+        let mut query = Sql::built(dialect, "SELECT key, value FROM params WHERE run_uuid = ");
         let run = query.arg(run_id);
         query.push(&run).push(" AND key IN ").push_list(chunk);
         for row in query.query().fetch_all(&mut **tx).await.map_err(db_err)? {
@@ -263,11 +273,13 @@ fn newer(a: &Metric, b: &Metric) -> bool {
 
 async fn log_metrics(
     tx: &mut Transaction<'_, Any>,
+    dialect: Dialect,
     run_id: &str,
     metrics: &[Metric],
 ) -> Result<()> {
     insert_rows(
         tx,
+        dialect,
         "INSERT INTO metrics (run_uuid, key, value, is_nan, timestamp, step, model_id, dataset_name, dataset_digest)",
         // MLflow's log_model re-logs a run's metrics with the new model's id: the same point
         // gains the link instead of being dropped as a duplicate.
@@ -307,6 +319,7 @@ async fn log_metrics(
     latest.sort_by(|a, b| a.key.cmp(&b.key));
     insert_rows(
         tx,
+        dialect,
         "INSERT INTO latest_metrics (run_uuid, key, value, is_nan, timestamp, step)",
         "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, \
          timestamp = excluded.timestamp, step = excluded.step \
@@ -385,6 +398,7 @@ pub(super) async fn log_inputs(
 ) -> Result<()> {
     let mut tx = store.writer.begin().await.map_err(db_err)?;
     require_active(&mut tx, run_id).await?;
+    let dialect = store.dialect;
     let experiment_id: i64 = {
         let row = sql!("SELECT experiment_id FROM runs WHERE run_uuid = $1", run_id)
             .query()
@@ -433,6 +447,7 @@ pub(super) async fn log_inputs(
         .map_err(db_err)?;
         insert_rows(
             &mut tx,
+            dialect,
             "INSERT INTO run_dataset_input_tags (run_uuid, dataset_id, key, value)",
             "ON CONFLICT (run_uuid, dataset_id, key) DO UPDATE SET value = excluded.value",
             &last_per_key(&input.tags),
@@ -449,6 +464,7 @@ pub(super) async fn log_inputs(
     }
     insert_rows(
         &mut tx,
+        dialect,
         "INSERT INTO run_model_inputs (run_uuid, model_id)",
         "ON CONFLICT DO NOTHING",
         model_ids,
@@ -465,6 +481,7 @@ pub(super) async fn log_outputs(
 ) -> Result<()> {
     let mut tx = store.writer.begin().await.map_err(db_err)?;
     require_active(&mut tx, run_id).await?;
+    let dialect = store.dialect;
     let mut unique: HashMap<&str, &ModelOutput> = HashMap::new();
     for output in outputs {
         unique.insert(&output.model_id, output);
@@ -472,6 +489,7 @@ pub(super) async fn log_outputs(
     let unique: Vec<&ModelOutput> = unique.into_values().collect();
     insert_rows(
         &mut tx,
+        dialect,
         "INSERT INTO run_model_outputs (run_uuid, model_id, step)",
         "ON CONFLICT (run_uuid, model_id) DO UPDATE SET step = excluded.step",
         &unique,

@@ -130,7 +130,7 @@ pub(super) async fn runs(store: &SqlStore, search: &RunSearch) -> Result<Page<Ru
             next_offset: None,
         });
     }
-    let mut sql = Sql::new("");
+    let mut sql = Sql::built(store.dialect, "");
     let mut joins = String::new();
     let mut order = Vec::new();
     for (
@@ -228,7 +228,7 @@ pub(super) async fn experiments(
     store: &SqlStore,
     search: &ExperimentSearch,
 ) -> Result<Page<Experiment>> {
-    let mut sql = Sql::new("");
+    let mut sql = Sql::built(store.dialect, "");
     let mut conditions = vec![stage_condition(
         &mut sql,
         "e.lifecycle_stage",
