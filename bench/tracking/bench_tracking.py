@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import datetime as dt
+import json
 import os
 import platform
 import random
@@ -202,6 +203,46 @@ def bench_log_batch(uri: str, args) -> dict:
     }
 
 
+def _raw_log_batch_worker(uri: str, run_ids: list[str], batches_per_run: int, ts0: int) -> tuple[float, float, int, int]:
+    """Builds every body first, then sends them over one keep-alive connection; returns (start, end, metrics, errors)."""
+    keys = [f"metric_{k:03d}" for k in range(100)]
+    bodies = []
+    for b in range(batches_per_run):
+        for rid in run_ids:
+            bodies.append(json.dumps({
+                "run_id": rid,
+                # 1000 metrics and nothing else: MLflow caps a request at 1000 entities in total.
+                "metrics": [{"key": k, "value": random.random(), "timestamp": ts0 + b, "step": b * 10 + s}
+                            for s in range(10) for k in keys],
+            }))
+    session = requests.Session()
+    errors = 0
+    start = time.time()
+    for body in bodies:
+        r = session.post(f"{uri}/api/2.0/mlflow/runs/log-batch", data=body,
+                         headers={"Content-Type": "application/json"}, timeout=120)
+        errors += r.status_code != 200
+    return start, time.time(), 1000 * len(bodies), errors
+
+
+def bench_log_batch_raw(uri: str, args) -> dict:
+    """Server capacity without the Python client's serialisation cost: pre-built JSON bodies
+    from `--raw-procs` processes, so neither the GIL nor protobuf encoding is what is measured."""
+    client = mlflow.MlflowClient(uri)
+    exp_id = client.create_experiment(f"bench-raw-{uuid.uuid4().hex[:8]}")
+    run_ids = [client.create_run(exp_id).info.run_id for _ in range(args.batch_runs)]
+    shares = [run_ids[i::args.raw_procs] for i in range(args.raw_procs)]
+    ts0 = int(time.time() * 1000)
+    log(f"log_batch (raw REST): {args.batch_runs * args.batches_per_run} calls x 1000 metrics from {args.raw_procs} processes")
+    with cf.ProcessPoolExecutor(args.raw_procs) as pool:
+        outcomes = list(pool.map(_raw_log_batch_worker, [uri] * len(shares), shares,
+                                 [args.batches_per_run] * len(shares), [ts0] * len(shares)))
+    elapsed = max(o[1] for o in outcomes) - min(o[0] for o in outcomes)
+    total = sum(o[2] for o in outcomes)
+    return {"metrics_per_s": total / elapsed if elapsed else 0.0, "elapsed_s": elapsed,
+            "errors": sum(o[3] for o in outcomes)}
+
+
 class Seeder:
     """Creates runs over raw REST (cheaper on the client side than MlflowClient)."""
 
@@ -308,6 +349,9 @@ def run_server_suite(kind: str, args, workdir: Path) -> dict:
         res["log_batch"] = bench_log_batch(srv.uri, args)
         lb = res["log_batch"]
         log(f"{kind} log_batch: {lb['metrics_per_s']:.0f} metrics/s ({lb['elapsed_s']:.1f}s, errors {lb['errors']})")
+        res["log_batch_raw"] = bench_log_batch_raw(srv.uri, args)
+        lr = res["log_batch_raw"]
+        log(f"{kind} log_batch (raw REST): {lr['metrics_per_s']:.0f} metrics/s ({lr['elapsed_s']:.1f}s, errors {lr['errors']})")
 
         seeder = Seeder(srv.uri, args.seed_threads)
         exp_id = mlflow.MlflowClient(srv.uri).create_experiment(f"bench-search-{uuid.uuid4().hex[:8]}")
@@ -372,7 +416,8 @@ def report(results: dict, args, cmdline: str, started: dt.datetime, wall: float)
         f"- mlflow server: {m['version'] if m else 'not run'}"
         + (f", SQLite backend, artifacts in a temp dir, {args.mlflow_workers} uvicorn workers" if m else ""),
         f"- log_batch: {args.batch_runs} runs × {args.batches_per_run} calls, each 1000 metrics "
-        f"(100 keys × 10 steps) + 10 tags (+10 params on a run's first call)",
+        f"(100 keys × 10 steps) + 10 tags (+10 params on a run's first call); once through MlflowClient "
+        f"({args.threads} threads), once as pre-built JSON bodies of the 1000 metrics over raw REST ({args.raw_procs} processes)",
         f"- search_runs: filter `{SEARCH_FILTER}`, order_by `{SEARCH_ORDER}`, max_results={SEARCH_MAX_RESULTS}, "
         f"median/p95 over {args.queries} sequential queries after 2 warm-up queries",
         f"- total wall time: {wall:.0f}s",
@@ -388,8 +433,12 @@ def report(results: dict, args, cmdline: str, started: dt.datetime, wall: float)
 
     gl = g["log_batch"] if g else None
     ml = m["log_batch"] if m else None
-    row(f"log_batch throughput, {args.threads} threads (metrics/s)",
+    row(f"log_batch throughput, mlflow client, {args.threads} threads (metrics/s)",
         gl and gl["metrics_per_s"], ml and ml["metrics_per_s"])
+    gr = g and g.get("log_batch_raw")
+    mr = m and m.get("log_batch_raw")
+    row(f"log_batch throughput, raw REST, {args.raw_procs} processes (metrics/s)",
+        gr and gr["metrics_per_s"], mr and mr["metrics_per_s"])
     for n in sorted(args.runs):
         gs = g["search"].get(n) if g else None
         ms = m["search"].get(n) if m else None
@@ -405,7 +454,7 @@ def report(results: dict, args, cmdline: str, started: dt.datetime, wall: float)
     errs = []
     for name, r in (("galley", g), ("mlflow", m)):
         if r:
-            e = r["log_batch"]["errors"] + max([s["errors"] for s in r["seed"].values()] or [0])
+            e = r["log_batch"]["errors"] + r["log_batch_raw"]["errors"] + max([s["errors"] for s in r["seed"].values()] or [0])
             if e:
                 errs.append(f"{name}: {e} failed requests")
     if errs:
@@ -421,6 +470,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=4, help="client threads for log_batch (default 4)")
     ap.add_argument("--batch-runs", type=int, default=20, help="runs receiving log_batch calls (default 20)")
     ap.add_argument("--batches-per-run", type=int, default=5, help="log_batch calls per run (default 5)")
+    ap.add_argument("--raw-procs", type=int, default=4, help="processes for the raw-REST log_batch measure (default 4)")
     ap.add_argument("--seed-threads", type=int, default=8, help="client threads for seeding (default 8)")
     ap.add_argument("--queries", type=int, default=20, help="timed search_runs queries (default 20)")
     ap.add_argument("--mlflow-workers", type=int, default=4, help="mlflow server --workers (default 4, its default)")

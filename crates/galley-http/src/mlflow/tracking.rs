@@ -373,10 +373,11 @@ pub async fn delete_tag(State(s): State<AppState>, JsonBody(b): JsonBody<KeyValu
     empty()
 }
 
+/// Spelled out rather than flattening `RunRef`: flatten would buffer the whole batch first.
 #[derive(Deserialize)]
 pub struct LogBatchBody {
-    #[serde(flatten)]
-    run: RunRef,
+    run_id: Option<String>,
+    run_uuid: Option<String>,
     #[serde(default)]
     metrics: Vec<MetricDto>,
     #[serde(default)]
@@ -386,10 +387,14 @@ pub struct LogBatchBody {
 }
 
 pub async fn log_batch(State(s): State<AppState>, JsonBody(b): JsonBody<LogBatchBody>) -> Reply {
+    let run = RunRef {
+        run_id: b.run_id,
+        run_uuid: b.run_uuid,
+    };
     let metrics: Vec<Metric> = b.metrics.into_iter().map(Into::into).collect();
     s.tracking
         .log_batch(
-            &b.run.id()?,
+            &run.id()?,
             &metrics,
             &key_values(b.params),
             &key_values(b.tags),

@@ -6,51 +6,108 @@
 use galley_tracking::model::*;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// An int64 field that arrives as a JSON number or a numeric string.
-pub fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Int(i64),
-        Float(f64),
-        Text(String),
+/// Visits the JSON forms MLflow clients send for numbers, without buffering the value.
+struct Lenient<T>(std::marker::PhantomData<T>);
+
+impl<'de> serde::de::Visitor<'de> for Lenient<i64> {
+    type Value = Option<i64>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an integer or a numeric string")
     }
-    match Option::<Raw>::deserialize(d)? {
-        None => Ok(None),
-        Some(Raw::Int(i)) => Ok(Some(i)),
-        Some(Raw::Float(f)) if f.fract() == 0.0 => Ok(Some(f as i64)),
-        Some(Raw::Float(f)) => Err(serde::de::Error::custom(format!(
-            "expected an integer, got {f}"
-        ))),
-        Some(Raw::Text(s)) if s.is_empty() => Ok(None),
-        Some(Raw::Text(s)) => s
-            .parse()
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        i64::try_from(v)
             .map(Some)
-            .map_err(|_| serde::de::Error::custom(format!("expected an integer, got '{s}'"))),
+            .map_err(|_| E::custom(format!("integer {v} is out of range")))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        if v.fract() == 0.0 && v.abs() < 9.2e18 {
+            Ok(Some(v as i64))
+        } else {
+            Err(E::custom(format!("expected an integer, got {v}")))
+        }
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        if v.is_empty() {
+            return Ok(None);
+        }
+        v.parse()
+            .map(Some)
+            .map_err(|_| E::custom(format!("expected an integer, got '{v}'")))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
     }
 }
 
-/// A double field that arrives as a number or as protobuf's string spellings.
-pub fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Number(f64),
-        Text(String),
+impl<'de> serde::de::Visitor<'de> for Lenient<f64> {
+    type Value = Option<f64>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a number, \"NaN\", \"Infinity\" or \"-Infinity\"")
     }
-    match Option::<Raw>::deserialize(d)? {
-        None => Ok(None),
-        Some(Raw::Number(f)) => Ok(Some(f)),
-        Some(Raw::Text(s)) => match s.as_str() {
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(v as f64))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(v as f64))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        match v {
             "NaN" | "nan" => Ok(Some(f64::NAN)),
             "Infinity" | "inf" => Ok(Some(f64::INFINITY)),
             "-Infinity" | "-inf" => Ok(Some(f64::NEG_INFINITY)),
             other => other
                 .parse()
                 .map(Some)
-                .map_err(|_| serde::de::Error::custom(format!("expected a number, got '{other}'"))),
-        },
+                .map_err(|_| E::custom(format!("expected a number, got '{other}'"))),
+        }
     }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// An int64 field that arrives as a JSON number or a numeric string.
+pub fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    d.deserialize_any(Lenient::<i64>(std::marker::PhantomData))
+}
+
+/// A double field that arrives as a number or as protobuf's string spellings.
+pub fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    d.deserialize_any(Lenient::<f64>(std::marker::PhantomData))
 }
 
 fn proto_f64<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {

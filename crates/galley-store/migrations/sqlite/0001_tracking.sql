@@ -1,4 +1,6 @@
 -- Tracking: experiments, runs, what is logged to them, and MLflow 3 logged models.
+-- Tables keyed by a composite primary key are WITHOUT ROWID: the key's B-tree is the table,
+-- so a write updates one B-tree instead of two.
 CREATE TABLE experiments (
     experiment_id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -14,7 +16,7 @@ CREATE TABLE experiment_tags (
     key TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (experiment_id, key)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE runs (
     run_uuid TEXT PRIMARY KEY,
@@ -35,7 +37,7 @@ CREATE TABLE params (
     key TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (run_uuid, key)
-);
+) WITHOUT ROWID;
 CREATE INDEX params_by_key ON params (key, value);
 
 CREATE TABLE tags (
@@ -43,7 +45,7 @@ CREATE TABLE tags (
     key TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (run_uuid, key)
-);
+) WITHOUT ROWID;
 CREATE INDEX tags_by_key ON tags (key, value);
 
 -- Every logged value. NaN is stored as value 0 with is_nan 1 because SQLite turns NaN into NULL.
@@ -58,7 +60,7 @@ CREATE TABLE metrics (
     dataset_name TEXT,
     dataset_digest TEXT,
     PRIMARY KEY (run_uuid, key, step, timestamp, value, is_nan)
-);
+) WITHOUT ROWID;
 CREATE INDEX metrics_by_model ON metrics (model_id) WHERE model_id IS NOT NULL;
 
 -- The latest value per (run, key) by (step, timestamp, value), kept on write so searches never scan history.
@@ -70,7 +72,7 @@ CREATE TABLE latest_metrics (
     timestamp BIGINT NOT NULL,
     step BIGINT NOT NULL,
     PRIMARY KEY (run_uuid, key)
-);
+) WITHOUT ROWID;
 CREATE INDEX latest_metrics_by_key ON latest_metrics (key, value);
 
 CREATE TABLE datasets (
@@ -89,7 +91,7 @@ CREATE TABLE run_dataset_inputs (
     run_uuid TEXT NOT NULL REFERENCES runs (run_uuid) ON DELETE CASCADE,
     dataset_id TEXT NOT NULL REFERENCES datasets (dataset_id),
     PRIMARY KEY (run_uuid, dataset_id)
-);
+) WITHOUT ROWID;
 CREATE INDEX run_dataset_inputs_by_dataset ON run_dataset_inputs (dataset_id);
 
 CREATE TABLE run_dataset_input_tags (
@@ -99,7 +101,7 @@ CREATE TABLE run_dataset_input_tags (
     value TEXT NOT NULL,
     PRIMARY KEY (run_uuid, dataset_id, key),
     FOREIGN KEY (run_uuid, dataset_id) REFERENCES run_dataset_inputs (run_uuid, dataset_id) ON DELETE CASCADE
-);
+) WITHOUT ROWID;
 
 CREATE TABLE logged_models (
     model_id TEXT PRIMARY KEY,
@@ -120,24 +122,24 @@ CREATE TABLE logged_model_tags (
     key TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (model_id, key)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE logged_model_params (
     model_id TEXT NOT NULL REFERENCES logged_models (model_id) ON DELETE CASCADE,
     key TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (model_id, key)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE run_model_inputs (
     run_uuid TEXT NOT NULL REFERENCES runs (run_uuid) ON DELETE CASCADE,
     model_id TEXT NOT NULL,
     PRIMARY KEY (run_uuid, model_id)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE run_model_outputs (
     run_uuid TEXT NOT NULL REFERENCES runs (run_uuid) ON DELETE CASCADE,
     model_id TEXT NOT NULL,
     step BIGINT NOT NULL,
     PRIMARY KEY (run_uuid, model_id)
-);
+) WITHOUT ROWID;
