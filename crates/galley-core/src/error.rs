@@ -77,6 +77,25 @@ pub trait HasErrorCode: std::error::Error {
     fn code(&self) -> ErrorCode;
 }
 
+/// A metadata-store failure that is not the caller's fault; every domain error wraps it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreFailure {
+    /// May succeed on retry: the database is unreachable, busy or the pool is exhausted.
+    #[error("metadata store unavailable: {0}")]
+    Unavailable(String),
+    #[error("metadata store error: {0}")]
+    Internal(String),
+}
+
+impl HasErrorCode for StoreFailure {
+    fn code(&self) -> ErrorCode {
+        match self {
+            StoreFailure::Unavailable(_) => ErrorCode::TemporarilyUnavailable,
+            StoreFailure::Internal(_) => ErrorCode::InternalError,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

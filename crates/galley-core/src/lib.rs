@@ -5,4 +5,4 @@ pub mod ids;
 pub mod page;
 pub mod time;
 
-pub use error::{ErrorCode, HasErrorCode};
+pub use error::{ErrorCode, HasErrorCode, StoreFailure};

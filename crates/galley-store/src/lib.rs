@@ -5,6 +5,8 @@
 //! in [`Dialect`].
 
 mod dialect;
+mod filter;
+mod registry;
 mod sql;
 mod tracking;
 

@@ -4,6 +4,10 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::Any;
 
+use galley_core::StoreFailure;
+use sqlx::any::AnyRow;
+use sqlx::Row as _;
+
 use crate::Dialect;
 
 /// A value bound to a `$N` placeholder.
@@ -139,3 +143,41 @@ pub(crate) use sql;
 
 /// The store's SQLite builds cap bound variables at 32766; chunks keep `IN (...)` lists well under it.
 pub const IN_LIST_CHUNK: usize = 500;
+
+/// Maps driver errors: connection trouble is retryable (503), anything else is a 500.
+pub(crate) fn db_err(error: sqlx::Error) -> StoreFailure {
+    let busy = error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "5" || code == "517" || code == "40001" || code == "40P01");
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreFailure::Unavailable(error.to_string())
+        }
+        _ if busy => StoreFailure::Unavailable(error.to_string()),
+        _ => StoreFailure::Internal(error.to_string()),
+    }
+}
+
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
+
+pub(crate) fn col<'r, T>(row: &'r AnyRow, column: &str) -> Result<T, StoreFailure>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get(column).map_err(db_err)
+}
+
+/// Trims the probe row fetched past the page and says where the next page starts.
+pub(crate) fn page_end<T>(items: &mut Vec<T>, max_results: u32, offset: u64) -> Option<u64> {
+    if items.len() > max_results as usize {
+        items.truncate(max_results as usize);
+        Some(offset + u64::from(max_results))
+    } else {
+        None
+    }
+}

@@ -1,6 +1,6 @@
 //! Every way a tracking operation can fail, each mapped to a stable error code.
 
-use galley_core::{ErrorCode, HasErrorCode};
+use galley_core::{ErrorCode, HasErrorCode, StoreFailure};
 
 use crate::search::SearchError;
 
@@ -14,10 +14,8 @@ pub enum TrackingError {
     AlreadyExists(String),
     #[error(transparent)]
     Search(#[from] SearchError),
-    #[error("metadata store unavailable: {0}")]
-    Unavailable(String),
-    #[error("metadata store error: {0}")]
-    Storage(String),
+    #[error(transparent)]
+    Store(#[from] StoreFailure),
 }
 
 impl HasErrorCode for TrackingError {
@@ -28,8 +26,7 @@ impl HasErrorCode for TrackingError {
             }
             TrackingError::NotFound(_) => ErrorCode::ResourceDoesNotExist,
             TrackingError::AlreadyExists(_) => ErrorCode::ResourceAlreadyExists,
-            TrackingError::Unavailable(_) => ErrorCode::TemporarilyUnavailable,
-            TrackingError::Storage(_) => ErrorCode::InternalError,
+            TrackingError::Store(failure) => failure.code(),
         }
     }
 }

@@ -41,7 +41,7 @@ pub(super) async fn create(
     let row = match inserted {
         Ok(row) => row,
         Err(e) if is_unique_violation(&e) => return Err(already_exists(name)),
-        Err(e) => return Err(db_err(e)),
+        Err(e) => return Err(db_err(e).into()),
     };
     let id: i64 = col(&row, "experiment_id")?;
     if artifact_location.is_none() {
@@ -164,7 +164,7 @@ async fn update_existing(store: &SqlStore, experiment_id: &str, query: Sql) -> R
         Err(e) if is_unique_violation(&e) => Err(TrackingError::AlreadyExists(
             "An experiment with that name already exists.".into(),
         )),
-        Err(e) => Err(db_err(e)),
+        Err(e) => Err(db_err(e).into()),
     }
 }
 
@@ -221,7 +221,7 @@ pub(super) async fn set_lifecycle(
     .execute(&mut *tx)
     .await
     .map_err(db_err)?;
-    tx.commit().await.map_err(db_err)
+    tx.commit().await.map_err(|e| db_err(e).into())
 }
 
 pub(super) async fn set_tag(store: &SqlStore, experiment_id: &str, tag: &KeyValue) -> Result<()> {

@@ -7,8 +7,8 @@ use galley_tracking::search::ast::{Comparison, EntityKind};
 use galley_tracking::TrackingError;
 use sqlx::any::AnyRow;
 
-use super::search::{direction, predicate};
 use super::{col as column, db_err, experiment_key, loaded_value, page_end, Result};
+use crate::filter::{direction, predicate};
 use crate::sql::{sql, Sql, IN_LIST_CHUNK};
 use crate::SqlStore;
 
@@ -230,7 +230,7 @@ async fn upsert_existing(
     let mut tx = store.writer.begin().await.map_err(db_err)?;
     require_exists(&mut tx, model_id).await?;
     upsert_pairs(&mut tx, table, model_id, pairs).await?;
-    tx.commit().await.map_err(db_err)
+    tx.commit().await.map_err(|e| db_err(e).into())
 }
 
 pub(super) async fn set_tags(store: &SqlStore, model_id: &str, tags: &[KeyValue]) -> Result<()> {
@@ -262,7 +262,7 @@ pub(super) async fn delete_tag(store: &SqlStore, model_id: &str, key: &str) -> R
             "No tag with key '{key}' on logged model '{model_id}'"
         )));
     }
-    tx.commit().await.map_err(db_err)
+    tx.commit().await.map_err(|e| db_err(e).into())
 }
 
 fn attribute_column(key: &str) -> Result<&'static str> {
@@ -284,7 +284,7 @@ fn attribute_column(key: &str) -> Result<&'static str> {
 
 fn condition(sql: &mut Sql, dialect: crate::Dialect, c: &Comparison) -> Result<String> {
     let (table, value_column) = match c.kind {
-        EntityKind::Attribute => return predicate(sql, dialect, attribute_column(&c.key)?, c),
+        EntityKind::Attribute => return Ok(predicate(sql, dialect, attribute_column(&c.key)?, c)?),
         EntityKind::Metric => ("metrics", "x.value"),
         EntityKind::Param => ("logged_model_params", "x.value"),
         EntityKind::Tag => ("logged_model_tags", "x.value"),

@@ -9,46 +9,17 @@ mod search;
 use async_trait::async_trait;
 use galley_tracking::model::*;
 use galley_tracking::{TrackingError, TrackingStore};
-use sqlx::any::AnyRow;
-use sqlx::Row as _;
 
+pub(crate) use crate::sql::{col, db_err, is_unique_violation, page_end};
 use crate::SqlStore;
 
 type Result<T> = std::result::Result<T, TrackingError>;
-
-/// Maps driver errors: connection trouble is retryable (503), anything else is a 500.
-pub(crate) fn db_err(error: sqlx::Error) -> TrackingError {
-    let busy = error
-        .as_database_error()
-        .and_then(|e| e.code())
-        .is_some_and(|code| code == "5" || code == "517" || code == "40001" || code == "40P01");
-    match error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            TrackingError::Unavailable(error.to_string())
-        }
-        _ if busy => TrackingError::Unavailable(error.to_string()),
-        _ => TrackingError::Storage(error.to_string()),
-    }
-}
-
-pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .is_some_and(|e| e.is_unique_violation())
-}
 
 /// Ids are integers in the database and strings on the wire; a non-integer id names nothing.
 pub(crate) fn experiment_key(experiment_id: &str) -> Result<i64> {
     experiment_id.parse::<i64>().map_err(|_| {
         TrackingError::NotFound(format!("No Experiment with id={experiment_id} exists"))
     })
-}
-
-pub(crate) fn col<'r, T>(row: &'r AnyRow, column: &str) -> Result<T>
-where
-    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
-{
-    row.try_get(column).map_err(db_err)
 }
 
 /// NaN is stored as 0 with a flag because SQLite cannot store NaN.
@@ -65,16 +36,6 @@ pub(crate) fn loaded_value(value: f64, is_nan: i64) -> f64 {
         f64::NAN
     } else {
         value
-    }
-}
-
-/// Trims the probe row fetched past the page and says where the next page starts.
-pub(super) fn page_end<T>(items: &mut Vec<T>, max_results: u32, offset: u64) -> Option<u64> {
-    if items.len() > max_results as usize {
-        items.truncate(max_results as usize);
-        Some(offset + u64::from(max_results))
-    } else {
-        None
     }
 }
 

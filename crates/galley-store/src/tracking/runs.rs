@@ -221,7 +221,7 @@ pub(super) async fn log_batch(
     if !metrics.is_empty() {
         log_metrics(&mut tx, store.dialect, run_id, metrics).await?;
     }
-    tx.commit().await.map_err(db_err)
+    tx.commit().await.map_err(|e| db_err(e).into())
 }
 
 /// Params are immutable: insert what is new, then read back every key and fail the whole batch
@@ -471,7 +471,7 @@ pub(super) async fn log_inputs(
         |q, m| vec![q.arg(run_id), q.arg(m)],
     )
     .await?;
-    tx.commit().await.map_err(db_err)
+    tx.commit().await.map_err(|e| db_err(e).into())
 }
 
 pub(super) async fn log_outputs(
@@ -496,5 +496,5 @@ pub(super) async fn log_outputs(
         |q, o| vec![q.arg(run_id), q.arg(&o.model_id), q.arg(o.step)],
     )
     .await?;
-    tx.commit().await.map_err(db_err)
+    tx.commit().await.map_err(|e| db_err(e).into())
 }

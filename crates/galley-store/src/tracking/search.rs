@@ -2,49 +2,18 @@
 //! tables, order_by keys become LEFT JOINs on the latest-value tables, and ties break deterministically.
 
 use galley_tracking::model::*;
-use galley_tracking::search::ast::{Comparator, Comparison, EntityKind, OrderBy, Value};
+use galley_tracking::search::ast::{Comparison, EntityKind, OrderBy};
 use galley_tracking::TrackingError;
 
 use super::experiments;
 use super::run_data::{info_from_row, load_runs, RUN_COLUMNS};
 use super::{db_err, experiment_key, page_end, Result};
+use crate::filter::{direction, predicate};
 use crate::sql::Sql;
 use crate::{Dialect, SqlStore};
 
 fn invalid(message: String) -> TrackingError {
     TrackingError::InvalidParameter(message)
-}
-
-/// `column <op> value`, with the value bound.
-pub(super) fn predicate(
-    sql: &mut Sql,
-    dialect: Dialect,
-    column: &str,
-    comparison: &Comparison,
-) -> Result<String> {
-    let op = comparison.comparator.symbol();
-    match (&comparison.value, comparison.comparator) {
-        (Value::List(items), Comparator::In | Comparator::NotIn) => {
-            if items.is_empty() {
-                return Err(invalid(format!(
-                    "The IN list for '{}' must not be empty",
-                    comparison.key
-                )));
-            }
-            let placeholders: Vec<String> = items.iter().map(|v| sql.arg(v)).collect();
-            Ok(format!("{column} {op} ({})", placeholders.join(", ")))
-        }
-        (Value::String(s), Comparator::ILike) => {
-            let placeholder = sql.arg(s);
-            Ok(dialect.ilike(column, &placeholder))
-        }
-        (Value::String(s), _) => Ok(format!("{column} {op} {}", sql.arg(s))),
-        (Value::Number(n), _) => Ok(format!("{column} {op} {}", sql.arg(*n))),
-        (Value::List(_), _) => Err(invalid(format!(
-            "A list value is only valid with IN or NOT IN (key '{}')",
-            comparison.key
-        ))),
-    }
 }
 
 fn run_attribute_column(key: &str) -> Result<&'static str> {
@@ -113,14 +82,6 @@ pub(super) fn stage_condition(sql: &mut Sql, column: &str, view_type: ViewType) 
         .map(|s| sql.arg(s.as_str()))
         .collect();
     format!("{column} IN ({})", stages.join(", "))
-}
-
-pub(super) fn direction(ascending: bool) -> &'static str {
-    if ascending {
-        "ASC"
-    } else {
-        "DESC"
-    }
 }
 
 pub(super) async fn runs(store: &SqlStore, search: &RunSearch) -> Result<Page<Run>> {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use galley_registry::RegistryService;
 use galley_store::{SqlStore, SqliteSync};
 use galley_tracking::TrackingService;
 
@@ -43,8 +44,16 @@ impl Backend {
         })
     }
 
-    pub fn service(&self) -> TrackingService {
+    pub fn tracking(&self) -> TrackingService {
         TrackingService::new(Arc::new(self.store.clone()), "mlflow-artifacts:")
+    }
+
+    pub fn registry(&self) -> (RegistryService, TrackingService) {
+        let tracking = self.tracking();
+        (
+            RegistryService::new(Arc::new(self.store.clone()), tracking.clone()),
+            tracking,
+        )
     }
 
     pub async fn drop_schema(self) {

@@ -3,34 +3,52 @@
 //! report that they skipped.
 
 mod backend;
-mod tracking;
+mod registry_cases;
+mod tracking_cases;
 
-/// Declares every case once per backend.
+/// Declares every case in `$cases` once per backend, under `$domain::{sqlite,postgres}`;
+/// `$service` names the `Backend` method that builds what the cases drive.
 macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let backend = crate::backend::Backend::sqlite().await;
-                    crate::tracking::$case(backend.service()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let Some(backend) = crate::backend::Backend::postgres().await else { return };
-                    crate::tracking::$case(backend.service()).await;
-                    backend.drop_schema().await;
-                }
-            )*
+    ($domain:ident, $cases:ident, $service:ident: $($case:ident),* $(,)?) => {
+        mod $domain {
+            mod sqlite {
+                $(
+                    #[tokio::test]
+                    async fn $case() {
+                        let backend = crate::backend::Backend::sqlite().await;
+                        crate::$cases::$case(backend.$service()).await;
+                    }
+                )*
+            }
+            mod postgres {
+                $(
+                    #[tokio::test]
+                    async fn $case() {
+                        let Some(backend) = crate::backend::Backend::postgres().await else { return };
+                        crate::$cases::$case(backend.$service()).await;
+                        backend.drop_schema().await;
+                    }
+                )*
+            }
         }
     };
 }
 
 conformance!(
+    registry,
+    registry_cases,
+    registry:
+    registered_models_crud_and_rename_cascade,
+    versions_resolve_sources_and_never_reuse_numbers,
+    aliases,
+    stages_and_latest_versions,
+    search_registry,
+);
+
+conformance!(
+    tracking,
+    tracking_cases,
+    tracking:
     default_experiment_exists,
     experiments_crud,
     experiment_delete_cascades_to_runs,

@@ -63,6 +63,26 @@ pub fn parse_logged_model_filter(filter: &str) -> Result<Vec<Comparison>, Search
     parse_filter(Target::LoggedModels, filter)
 }
 
+/// Parses a `registered-models/search` filter, such as `name LIKE 'fraud%' AND tags.team = 'risk'`.
+pub fn parse_registered_model_filter(filter: &str) -> Result<Vec<Comparison>, SearchError> {
+    parse_filter(Target::RegisteredModels, filter)
+}
+
+/// Parses one `registered-models/search` order_by entry, such as `name ASC`.
+pub fn parse_registered_model_order_by(clause: &str) -> Result<OrderBy, SearchError> {
+    parse_order_by(Target::RegisteredModels, clause)
+}
+
+/// Parses a `model-versions/search` filter, such as `name = 'fraud' AND run_id IN ('a', 'b')`.
+pub fn parse_model_version_filter(filter: &str) -> Result<Vec<Comparison>, SearchError> {
+    parse_filter(Target::ModelVersions, filter)
+}
+
+/// Parses one `model-versions/search` order_by entry, such as `version_number DESC`.
+pub fn parse_model_version_order_by(clause: &str) -> Result<OrderBy, SearchError> {
+    parse_order_by(Target::ModelVersions, clause)
+}
+
 fn parse_filter(target: Target, filter: &str) -> Result<Vec<Comparison>, SearchError> {
     let invalid = |reason| SearchError::InvalidFilter {
         filter: filter.to_string(),
@@ -153,6 +173,50 @@ mod tests {
         for (input, want) in cases {
             check(parse_logged_model_filter, show_filter, input, want);
         }
+    }
+
+    #[test]
+    fn registry_filters_and_order_by() {
+        let models = [
+            (
+                "name LIKE 'fr%' AND tags.team = 'risk'",
+                Ok("Attribute name LIKE \"fr%\" & Tag team = \"risk\""),
+            ),
+            ("run_id = 'x'", Err("the valid attribute is name")),
+        ];
+        for (input, want) in models {
+            check(parse_registered_model_filter, show_filter, input, want);
+        }
+        let versions = [
+            (
+                "name = 'm' AND run_id IN ('a', 'b')",
+                Ok("Attribute name = \"m\" & Attribute run_id IN [\"a\", \"b\"]"),
+            ),
+            ("version_number >= 2", Ok("Attribute version_number >= 2")),
+            ("tag.stage = 'x'", Ok("Tag stage = \"x\"")),
+            ("metrics.acc > 1", Err("unknown entity type 'metrics'")),
+        ];
+        for (input, want) in versions {
+            check(parse_model_version_filter, show_filter, input, want);
+        }
+        check(
+            parse_registered_model_order_by,
+            show_order_by,
+            "timestamp DESC",
+            Ok("Attribute last_updated_timestamp DESC"),
+        );
+        check(
+            parse_model_version_order_by,
+            show_order_by,
+            "version_number",
+            Ok("Attribute version_number ASC"),
+        );
+        check(
+            parse_model_version_order_by,
+            show_order_by,
+            "metrics.acc",
+            Err("cannot order by 'acc'"),
+        );
     }
 
     #[test]

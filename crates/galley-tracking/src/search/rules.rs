@@ -12,6 +12,8 @@ pub(super) enum Target {
     Runs,
     Experiments,
     LoggedModels,
+    RegisteredModels,
+    ModelVersions,
 }
 
 const NUMERIC: &[Comparator] = &[
@@ -138,6 +140,40 @@ pub(super) fn resolve_order_by(target: Target, raw: RawOrderBy) -> Result<OrderB
         Target::LoggedModels => {
             return Err("logged models are ordered by structured order_by entries, not text".into())
         }
+        Target::RegisteredModels | Target::ModelVersions => {
+            let allowed: &[&str] = if target == Target::RegisteredModels {
+                &[
+                    "name",
+                    "creation_timestamp",
+                    "last_updated_timestamp",
+                    "timestamp",
+                ]
+            } else {
+                &[
+                    "name",
+                    "version_number",
+                    "creation_timestamp",
+                    "last_updated_timestamp",
+                    "timestamp",
+                ]
+            };
+            match (raw.name.prefix.as_deref(), raw.name.key.as_str()) {
+                (None | Some("attribute" | "attributes"), key) if allowed.contains(&key) => {
+                    let key = if key == "timestamp" {
+                        "last_updated_timestamp"
+                    } else {
+                        key
+                    };
+                    (EntityKind::Attribute, key.to_string())
+                }
+                (_, other) => {
+                    return Err(format!(
+                        "cannot order by '{other}'; valid keys are {}",
+                        allowed.join(", ")
+                    ))
+                }
+            }
+        }
         Target::Experiments => match experiment_entity(&raw.name)? {
             EntityKind::Attribute => match raw.name.key.as_str() {
                 "name" | "experiment_id" | "creation_time" | "last_update_time" => {
@@ -201,6 +237,37 @@ fn filter_field(target: Target, name: &RawName) -> Result<Field, String> {
             EntityKind::Attribute => logged_model_attribute(&name.key),
             EntityKind::Dataset => Err("logged models cannot be filtered by dataset fields".into()),
         },
+        Target::RegisteredModels | Target::ModelVersions => match name.prefix.as_deref() {
+            Some("tag" | "tags") => Ok(Field::new(EntityKind::Tag, &name.key, STRING)),
+            None | Some("attribute" | "attributes") => registry_attribute(target, &name.key),
+            Some(other) => Err(format!(
+                "unknown entity type '{other}' in '{other}.{}'; use tags.<key> or an attribute",
+                name.key
+            )),
+        },
+    }
+}
+
+/// MLflow's SearchModelUtils and SearchModelVersionUtils attributes.
+fn registry_attribute(target: Target, key: &str) -> Result<Field, String> {
+    match (target, key) {
+        (_, "name") => Ok(Field::new(EntityKind::Attribute, "name", STRING)),
+        (Target::ModelVersions, "run_id") => {
+            Ok(Field::new(EntityKind::Attribute, "run_id", STRING_OR_LIST))
+        }
+        (Target::ModelVersions, "source_path") => {
+            Ok(Field::new(EntityKind::Attribute, "source_path", STRING))
+        }
+        (Target::ModelVersions, "version_number") => {
+            Ok(Field::new(EntityKind::Attribute, "version_number", NUMERIC))
+        }
+        (Target::ModelVersions, other) => Err(format!(
+            "unknown model version attribute '{other}'; valid attributes are name, run_id, \
+             source_path, version_number"
+        )),
+        (_, other) => Err(format!(
+            "unknown registered model attribute '{other}'; the valid attribute is name"
+        )),
     }
 }
 

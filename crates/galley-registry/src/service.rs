@@ -1,0 +1,286 @@
+//! The registry service: validates requests, resolves where a version's files are, and delegates.
+
+use std::sync::Arc;
+
+use galley_core::time::now_millis;
+use galley_tracking::model::{KeyValue, Page};
+use galley_tracking::service::SearchRequest;
+use galley_tracking::{search, validation as tracking_rules, TrackingService};
+
+use crate::error::{RegistryError, Result};
+use crate::model::*;
+use crate::store::RegistryStore;
+use crate::validation::*;
+
+#[derive(Clone)]
+pub struct RegistryService {
+    store: Arc<dyn RegistryStore>,
+    tracking: TrackingService,
+}
+
+/// A request to create a version, as the client sent it.
+#[derive(Debug, Clone, Default)]
+pub struct CreateVersion {
+    pub name: String,
+    pub source: String,
+    pub run_id: Option<String>,
+    pub run_link: Option<String>,
+    pub model_id: Option<String>,
+    pub description: Option<String>,
+    pub tags: Vec<KeyValue>,
+}
+
+impl RegistryService {
+    pub fn new(store: Arc<dyn RegistryStore>, tracking: TrackingService) -> Self {
+        RegistryService { store, tracking }
+    }
+
+    pub async fn create_registered_model(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        tags: &[KeyValue],
+    ) -> Result<RegisteredModel> {
+        validate_model_name(name)?;
+        tags.iter().try_for_each(tracking_rules::validate_tag)?;
+        self.store
+            .create_registered_model(name, description.unwrap_or(""), tags, now_millis())
+            .await
+    }
+
+    pub async fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
+        self.store.get_registered_model(name).await
+    }
+
+    pub async fn search_registered_models(
+        &self,
+        request: &SearchRequest,
+    ) -> Result<Page<RegisteredModel>> {
+        let search = RegistrySearch {
+            filter: search::parse_registered_model_filter(request.filter.as_deref().unwrap_or(""))?,
+            order_by: request
+                .order_by
+                .iter()
+                .map(|o| search::parse_registered_model_order_by(o))
+                .collect::<Result<_, _>>()?,
+            max_results: max_results(request.max_results, 100)?,
+            offset: galley_core::page::decode(request.page_token.as_deref())?,
+        };
+        self.store.search_registered_models(&search).await
+    }
+
+    pub async fn update_registered_model(
+        &self,
+        name: &str,
+        description: &str,
+    ) -> Result<RegisteredModel> {
+        self.store
+            .update_registered_model(name, description, now_millis())
+            .await
+    }
+
+    pub async fn rename_registered_model(
+        &self,
+        name: &str,
+        new_name: &str,
+    ) -> Result<RegisteredModel> {
+        validate_model_name(new_name)?;
+        self.store
+            .rename_registered_model(name, new_name, now_millis())
+            .await
+    }
+
+    pub async fn delete_registered_model(&self, name: &str) -> Result<()> {
+        self.store.delete_registered_model(name).await
+    }
+
+    pub async fn set_registered_model_tag(&self, name: &str, tag: &KeyValue) -> Result<()> {
+        tracking_rules::validate_tag(tag)?;
+        self.store.set_registered_model_tag(name, tag).await
+    }
+
+    pub async fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()> {
+        self.store.delete_registered_model_tag(name, key).await
+    }
+
+    /// `runs:/<run>/<path>` and `models:/m-<id>` sources are resolved to the artifact URI they
+    /// stand for, so downloads never depend on the tracking data staying the same.
+    async fn storage_location(&self, source: &str) -> Result<String> {
+        if let Some(rest) = source.strip_prefix("runs:/") {
+            let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let run = self.tracking.get_run(run_id).await?;
+            let root = run.info.artifact_uri.trim_end_matches('/');
+            return Ok(if path.is_empty() {
+                root.to_string()
+            } else {
+                format!("{root}/{path}")
+            });
+        }
+        if let Some(model_id) = source
+            .strip_prefix("models:/")
+            .filter(|id| id.starts_with("m-"))
+        {
+            let model = self
+                .tracking
+                .get_logged_model(model_id.trim_end_matches('/'))
+                .await?;
+            return Ok(model.artifact_uri);
+        }
+        Ok(source.to_string())
+    }
+
+    pub async fn create_model_version(&self, request: CreateVersion) -> Result<ModelVersion> {
+        validate_model_name(&request.name)?;
+        if request.source.trim().is_empty() {
+            return Err(RegistryError::InvalidParameter(
+                "Missing value for required parameter 'source'.".into(),
+            ));
+        }
+        request
+            .tags
+            .iter()
+            .try_for_each(tracking_rules::validate_tag)?;
+        let run_id = request.run_id.filter(|r| !r.is_empty());
+        if let Some(run_id) = &run_id {
+            self.tracking.get_run(run_id).await?;
+        }
+        let storage_location = self.storage_location(&request.source).await?;
+        self.store
+            .create_model_version(&NewModelVersion {
+                name: request.name,
+                source: request.source,
+                storage_location,
+                run_id,
+                run_link: request.run_link.filter(|l| !l.is_empty()),
+                model_id: request.model_id.filter(|m| !m.is_empty()),
+                description: request.description.unwrap_or_default(),
+                user_id: String::new(),
+                tags: request.tags,
+                now: now_millis(),
+            })
+            .await
+    }
+
+    pub async fn get_model_version(&self, name: &str, version: &str) -> Result<ModelVersion> {
+        self.store
+            .get_model_version(name, parse_version(version)?)
+            .await
+    }
+
+    pub async fn update_model_version(
+        &self,
+        name: &str,
+        version: &str,
+        description: &str,
+    ) -> Result<ModelVersion> {
+        self.store
+            .update_model_version(name, parse_version(version)?, description, now_millis())
+            .await
+    }
+
+    pub async fn delete_model_version(&self, name: &str, version: &str) -> Result<()> {
+        self.store
+            .delete_model_version(name, parse_version(version)?)
+            .await
+    }
+
+    pub async fn search_model_versions(
+        &self,
+        request: &SearchRequest,
+    ) -> Result<Page<ModelVersion>> {
+        let search = RegistrySearch {
+            filter: search::parse_model_version_filter(request.filter.as_deref().unwrap_or(""))?,
+            order_by: request
+                .order_by
+                .iter()
+                .map(|o| search::parse_model_version_order_by(o))
+                .collect::<Result<_, _>>()?,
+            max_results: max_results(request.max_results, 10_000)?,
+            offset: galley_core::page::decode(request.page_token.as_deref())?,
+        };
+        self.store.search_model_versions(&search).await
+    }
+
+    pub async fn set_model_version_tag(
+        &self,
+        name: &str,
+        version: &str,
+        tag: &KeyValue,
+    ) -> Result<()> {
+        tracking_rules::validate_tag(tag)?;
+        self.store
+            .set_model_version_tag(name, parse_version(version)?, tag)
+            .await
+    }
+
+    pub async fn delete_model_version_tag(
+        &self,
+        name: &str,
+        version: &str,
+        key: &str,
+    ) -> Result<()> {
+        self.store
+            .delete_model_version_tag(name, parse_version(version)?, key)
+            .await
+    }
+
+    pub async fn transition_stage(
+        &self,
+        name: &str,
+        version: &str,
+        stage: &str,
+        archive_existing: bool,
+    ) -> Result<ModelVersion> {
+        let stage = Stage::parse(stage).ok_or_else(|| {
+            RegistryError::InvalidParameter(format!(
+                "Invalid Model Version stage: {stage}. Value must be one of None, Staging, Production, Archived."
+            ))
+        })?;
+        self.store
+            .transition_stage(
+                name,
+                parse_version(version)?,
+                stage,
+                archive_existing,
+                now_millis(),
+            )
+            .await
+    }
+
+    pub async fn latest_versions(
+        &self,
+        name: &str,
+        stages: &[String],
+    ) -> Result<Vec<ModelVersion>> {
+        let stages = stages
+            .iter()
+            .map(|s| {
+                Stage::parse(s).ok_or_else(|| {
+                    RegistryError::InvalidParameter(format!("Invalid Model Version stage: {s}."))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.store.latest_versions(name, &stages).await
+    }
+
+    pub async fn set_alias(&self, name: &str, alias: &str, version: &str) -> Result<()> {
+        validate_alias(alias)?;
+        self.store
+            .set_alias(name, alias, parse_version(version)?)
+            .await
+    }
+
+    pub async fn delete_alias(&self, name: &str, alias: &str) -> Result<()> {
+        self.store.delete_alias(name, alias).await
+    }
+
+    pub async fn get_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
+        self.store.get_version_by_alias(name, alias).await
+    }
+}
+
+fn max_results(requested: Option<u32>, default: u32) -> Result<u32> {
+    let value = requested.unwrap_or(default);
+    tracking_rules::validate_max_results(value)?;
+    Ok(value)
+}

@@ -1,0 +1,93 @@
+//! MLflow's registry naming rules: model names and aliases.
+
+use crate::error::{RegistryError, Result};
+
+pub const MAX_ALIAS_LENGTH: usize = 255;
+
+pub fn validate_model_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(RegistryError::InvalidParameter(
+            "Registered model name cannot be empty.".into(),
+        ));
+    }
+    if name.contains('/') || name.contains(':') {
+        return Err(RegistryError::InvalidParameter(format!(
+            "Invalid model name: '{name}'. Names cannot contain '/' or ':', which URIs use as separators."
+        )));
+    }
+    Ok(())
+}
+
+/// Aliases are `[A-Za-z0-9_-]+`, at most 255 characters; `latest` and `v<N>` are reserved
+/// because `models:/name@latest` and `models:/name/N` already mean something.
+pub fn validate_alias(alias: &str) -> Result<()> {
+    let invalid = |why: &str| {
+        Err(RegistryError::InvalidParameter(format!(
+            "Invalid alias name: '{alias}'. {why}"
+        )))
+    };
+    if alias.is_empty() || alias.len() > MAX_ALIAS_LENGTH {
+        return invalid("Aliases must be 1 to 255 characters long.");
+    }
+    if !alias
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return invalid("Aliases may only contain alphanumerics, underscores and dashes.");
+    }
+    let lower = alias.to_ascii_lowercase();
+    let version_like =
+        lower.len() > 1 && lower.starts_with('v') && lower[1..].chars().all(|c| c.is_ascii_digit());
+    if lower == "latest" || version_like {
+        return invalid("'latest' and 'v<number>' are reserved.");
+    }
+    Ok(())
+}
+
+/// Versions are positive integers, sent as strings.
+pub fn parse_version(version: &str) -> Result<i64> {
+    version
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| {
+            RegistryError::InvalidParameter(format!(
+                "Model version must be a positive integer, got '{version}'"
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_follow_mlflow_rules() {
+        for ok in ["champion", "prod-2024", "a_b", "v", "version1", "v1a"] {
+            assert!(validate_alias(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "latest",
+            "LATEST",
+            "v1",
+            "V22",
+            "has space",
+            "slash/x",
+            &"a".repeat(256),
+        ] {
+            assert!(validate_alias(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_and_versions() {
+        assert!(validate_model_name("fraud-model").is_ok());
+        assert!(validate_model_name(" ").is_err());
+        assert!(validate_model_name("a/b").is_err());
+        assert_eq!(parse_version("3").unwrap(), 3);
+        assert!(parse_version("0").is_err());
+        assert!(parse_version("x").is_err());
+    }
+}
