@@ -10,7 +10,9 @@ use galley_tracking::search::ast::{Comparison, EntityKind};
 use sqlx::any::AnyRow;
 
 use crate::filter::{direction, predicate};
-use crate::sql::{col, db_err, is_unique_violation, page_end, sql, Sql, IN_LIST_CHUNK};
+use crate::sql::{
+    col, db_err, fetch_page, is_unique_violation, page_end, rows_in, sql, Sql, IN_LIST_CHUNK,
+};
 use crate::{Dialect, SqlStore};
 
 type Result<T> = std::result::Result<T, RegistryError>;
@@ -61,28 +63,6 @@ fn version_from_row(row: &AnyRow) -> Result<ModelVersion> {
     })
 }
 
-/// Rows of `select` (ending in `name IN `) for every chunk of `names`.
-async fn rows_by_name(
-    store: &SqlStore,
-    select: &str,
-    order: &str,
-    names: &[String],
-) -> Result<Vec<AnyRow>> {
-    let mut rows = Vec::new();
-    for chunk in names.chunks(IN_LIST_CHUNK) {
-        let mut query = Sql::built(store.dialect, select);
-        query.push_list(chunk).push(order);
-        rows.extend(
-            query
-                .query()
-                .fetch_all(&store.reader)
-                .await
-                .map_err(db_err)?,
-        );
-    }
-    Ok(rows)
-}
-
 fn unique_names<'a>(names: impl Iterator<Item = &'a String>) -> Vec<String> {
     let mut names: Vec<String> = names.cloned().collect();
     names.sort();
@@ -102,7 +82,7 @@ async fn attach_version_details(store: &SqlStore, versions: &mut [ModelVersion])
         let key = (col::<String>(row, "name")?, col::<i64>(row, "version")?);
         Ok(index.get(&key).copied())
     };
-    for row in rows_by_name(
+    for row in rows_in(
         store,
         "SELECT name, version, key, value FROM model_version_tags WHERE name IN ",
         " ORDER BY key",
@@ -117,7 +97,7 @@ async fn attach_version_details(store: &SqlStore, versions: &mut [ModelVersion])
             ));
         }
     }
-    for row in rows_by_name(
+    for row in rows_in(
         store,
         "SELECT name, version, alias FROM registered_model_aliases WHERE name IN ",
         " ORDER BY alias",
@@ -140,7 +120,7 @@ async fn attach_model_details(store: &SqlStore, models: &mut [RegisteredModel]) 
         .enumerate()
         .map(|(i, m)| (m.name.clone(), i))
         .collect();
-    for row in rows_by_name(
+    for row in rows_in(
         store,
         "SELECT name, key, value FROM registered_model_tags WHERE name IN ",
         " ORDER BY key",
@@ -154,7 +134,7 @@ async fn attach_model_details(store: &SqlStore, models: &mut [RegisteredModel]) 
             col::<String>(&row, "value")?,
         ));
     }
-    for row in rows_by_name(
+    for row in rows_in(
         store,
         "SELECT name, alias, version FROM registered_model_aliases WHERE name IN ",
         " ORDER BY alias",
@@ -345,14 +325,17 @@ impl RegistryStore for SqlStore {
             .map(|o| format!("m.{} {}", o.key, direction(o.ascending)))
             .collect();
         order.push("m.name ASC".into());
-        let limit = sql.arg(i64::from(search.max_results) + 1);
-        let offset = sql.arg(search.offset as i64);
-        sql.text = format!(
-            "SELECT {MODEL_COLUMNS} FROM registered_models m WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-            conditions.join(" AND "),
-            order.join(", ")
-        );
-        let rows = sql.query().fetch_all(&self.reader).await.map_err(db_err)?;
+        let select = format!("SELECT {MODEL_COLUMNS} FROM registered_models m");
+        let rows = fetch_page(
+            self,
+            sql,
+            &select,
+            &conditions,
+            &order,
+            search.max_results,
+            search.offset,
+        )
+        .await?;
         let mut items = rows
             .iter()
             .map(model_from_row)
@@ -542,14 +525,17 @@ impl RegistryStore for SqlStore {
         }
         order.push("v.name ASC".into());
         order.push("v.version DESC".into());
-        let limit = sql.arg(i64::from(search.max_results) + 1);
-        let offset = sql.arg(search.offset as i64);
-        sql.text = format!(
-            "SELECT {VERSION_COLUMNS} FROM model_versions v WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-            conditions.join(" AND "),
-            order.join(", ")
-        );
-        let rows = sql.query().fetch_all(&self.reader).await.map_err(db_err)?;
+        let select = format!("SELECT {VERSION_COLUMNS} FROM model_versions v");
+        let rows = fetch_page(
+            self,
+            sql,
+            &select,
+            &conditions,
+            &order,
+            search.max_results,
+            search.offset,
+        )
+        .await?;
         let mut items = rows
             .iter()
             .map(version_from_row)

@@ -8,7 +8,7 @@ use galley_core::StoreFailure;
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
-use crate::Dialect;
+use crate::{Dialect, SqlStore};
 
 /// A value bound to a `$N` placeholder.
 #[derive(Debug, Clone)]
@@ -180,4 +180,48 @@ pub(crate) fn page_end<T>(items: &mut Vec<T>, max_results: u32, offset: u64) -> 
     } else {
         None
     }
+}
+
+/// Runs `select` (whose text ends in `<column> IN `) once per chunk of `keys`, appending `order`.
+pub(crate) async fn rows_in(
+    store: &SqlStore,
+    select: &str,
+    order: &str,
+    keys: &[String],
+) -> Result<Vec<AnyRow>, StoreFailure> {
+    let mut rows = Vec::new();
+    for chunk in keys.chunks(IN_LIST_CHUNK) {
+        let mut query = Sql::built(store.dialect, select);
+        query.push_list(chunk).push(order);
+        rows.extend(
+            query
+                .query()
+                .fetch_all(&store.reader)
+                .await
+                .map_err(db_err)?,
+        );
+    }
+    Ok(rows)
+}
+
+/// Finishes a search built in `sql` (whose arguments are the conditions') as
+/// `<select> WHERE <conditions> ORDER BY <order>` plus a page of `max_results` at `offset`, with
+/// one probe row past the page so [`page_end`] can tell whether another page follows.
+pub(crate) async fn fetch_page(
+    store: &SqlStore,
+    mut sql: Sql,
+    select: &str,
+    conditions: &[String],
+    order: &[String],
+    max_results: u32,
+    offset: u64,
+) -> Result<Vec<AnyRow>, StoreFailure> {
+    let limit = sql.arg(i64::from(max_results) + 1);
+    let offset = sql.arg(offset as i64);
+    sql.text = format!(
+        "{select} WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+        conditions.join(" AND "),
+        order.join(", ")
+    );
+    sql.query().fetch_all(&store.reader).await.map_err(db_err)
 }

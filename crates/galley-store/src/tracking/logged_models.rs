@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 
 use super::{col as column, db_err, experiment_key, loaded_value, page_end, Result};
 use crate::filter::{direction, predicate};
-use crate::sql::{sql, Sql, IN_LIST_CHUNK};
+use crate::sql::{fetch_page, sql, Sql, IN_LIST_CHUNK};
 use crate::SqlStore;
 
 const COLUMNS: &str =
@@ -340,16 +340,18 @@ pub(super) async fn search(
         .collect::<Result<_>>()?;
     order.push("lm.creation_timestamp_ms DESC".into());
     order.push("lm.model_id ASC".into());
-    let limit = sql.arg(i64::from(search.max_results) + 1);
-    let offset = sql.arg(search.offset as i64);
     let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("lm.{c}")).collect();
-    sql.text = format!(
-        "SELECT {} FROM logged_models lm WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-        columns.join(", "),
-        conditions.join(" AND "),
-        order.join(", ")
-    );
-    let rows = sql.query().fetch_all(&store.reader).await.map_err(db_err)?;
+    let select = format!("SELECT {} FROM logged_models lm", columns.join(", "));
+    let rows = fetch_page(
+        store,
+        sql,
+        &select,
+        &conditions,
+        &order,
+        search.max_results,
+        search.offset,
+    )
+    .await?;
     let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
     let next_offset = page_end(&mut items, search.max_results, search.offset);
     attach_details(store, &mut items).await?;

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use galley_tracking::model::*;
 use sqlx::any::AnyRow;
 
-use super::{col, db_err, loaded_value, Result};
-use crate::sql::{Sql, IN_LIST_CHUNK};
+use super::{col, loaded_value, Result};
+use crate::sql::rows_in;
 use crate::SqlStore;
 
 pub(super) const RUN_COLUMNS: &str =
@@ -27,28 +27,6 @@ pub(super) fn info_from_row(row: &AnyRow) -> Result<RunInfo> {
         artifact_uri: col(row, "artifact_uri")?,
         lifecycle_stage: LifecycleStage::parse(&stage).unwrap_or(LifecycleStage::Active),
     })
-}
-
-/// Runs `select` (which must start its WHERE clause with `run_uuid IN `) once per chunk of ids.
-async fn rows_for(
-    store: &SqlStore,
-    select: &str,
-    order: &str,
-    ids: &[String],
-) -> Result<Vec<AnyRow>> {
-    let mut rows = Vec::new();
-    for chunk in ids.chunks(IN_LIST_CHUNK) {
-        let mut query = Sql::built(store.dialect, select);
-        query.push_list(chunk).push(order);
-        rows.extend(
-            query
-                .query()
-                .fetch_all(&store.reader)
-                .await
-                .map_err(db_err)?,
-        );
-    }
-    Ok(rows)
 }
 
 fn key_value(row: &AnyRow) -> Result<KeyValue> {
@@ -82,7 +60,7 @@ pub(super) async fn load_runs(store: &SqlStore, infos: Vec<RunInfo>) -> Result<V
         Ok(index[&id])
     };
 
-    for row in rows_for(
+    for row in rows_in(
         store,
         "SELECT run_uuid, key, value, is_nan, timestamp, step FROM latest_metrics WHERE run_uuid IN ",
         " ORDER BY key",
@@ -100,7 +78,7 @@ pub(super) async fn load_runs(store: &SqlStore, infos: Vec<RunInfo>) -> Result<V
             dataset_digest: None,
         });
     }
-    for row in rows_for(
+    for row in rows_in(
         store,
         "SELECT run_uuid, key, value FROM params WHERE run_uuid IN ",
         " ORDER BY key",
@@ -110,7 +88,7 @@ pub(super) async fn load_runs(store: &SqlStore, infos: Vec<RunInfo>) -> Result<V
     {
         runs[slot(&row)?].params.push(key_value(&row)?);
     }
-    for row in rows_for(
+    for row in rows_in(
         store,
         "SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ",
         " ORDER BY key",
@@ -121,7 +99,7 @@ pub(super) async fn load_runs(store: &SqlStore, infos: Vec<RunInfo>) -> Result<V
         runs[slot(&row)?].tags.push(key_value(&row)?);
     }
     load_dataset_inputs(store, &ids, &mut runs, &slot).await?;
-    for row in rows_for(
+    for row in rows_in(
         store,
         "SELECT run_uuid, model_id FROM run_model_inputs WHERE run_uuid IN ",
         " ORDER BY model_id",
@@ -131,7 +109,7 @@ pub(super) async fn load_runs(store: &SqlStore, infos: Vec<RunInfo>) -> Result<V
     {
         runs[slot(&row)?].model_inputs.push(col(&row, "model_id")?);
     }
-    for row in rows_for(
+    for row in rows_in(
         store,
         "SELECT run_uuid, model_id, step FROM run_model_outputs WHERE run_uuid IN ",
         " ORDER BY step, model_id",
@@ -153,7 +131,7 @@ async fn load_dataset_inputs(
     runs: &mut [Run],
     slot: &impl Fn(&AnyRow) -> Result<usize>,
 ) -> Result<()> {
-    let inputs = rows_for(
+    let inputs = rows_in(
         store,
         "SELECT i.run_uuid, d.dataset_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile \
          FROM run_dataset_inputs i JOIN datasets d ON d.dataset_id = i.dataset_id WHERE i.run_uuid IN ",
@@ -164,7 +142,7 @@ async fn load_dataset_inputs(
     if inputs.is_empty() {
         return Ok(());
     }
-    let tag_rows = rows_for(
+    let tag_rows = rows_in(
         store,
         "SELECT run_uuid, dataset_id, key, value FROM run_dataset_input_tags WHERE run_uuid IN ",
         " ORDER BY key",

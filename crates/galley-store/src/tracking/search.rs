@@ -7,9 +7,9 @@ use galley_tracking::TrackingError;
 
 use super::experiments;
 use super::run_data::{info_from_row, load_runs, RUN_COLUMNS};
-use super::{db_err, experiment_key, page_end, Result};
+use super::{experiment_key, page_end, Result};
 use crate::filter::{direction, predicate};
-use crate::sql::Sql;
+use crate::sql::{fetch_page, Sql};
 use crate::{Dialect, SqlStore};
 
 fn invalid(message: String) -> TrackingError {
@@ -155,14 +155,17 @@ pub(super) async fn runs(store: &SqlStore, search: &RunSearch) -> Result<Page<Ru
     for comparison in &search.filter {
         conditions.push(run_condition(&mut sql, store.dialect, comparison)?);
     }
-    let limit = sql.arg(i64::from(search.max_results) + 1);
-    let offset = sql.arg(search.offset as i64);
-    sql.text = format!(
-        "SELECT {RUN_COLUMNS} FROM runs r{joins} WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-        conditions.join(" AND "),
-        order.join(", ")
-    );
-    let rows = sql.query().fetch_all(&store.reader).await.map_err(db_err)?;
+    let select = format!("SELECT {RUN_COLUMNS} FROM runs r{joins}");
+    let rows = fetch_page(
+        store,
+        sql,
+        &select,
+        &conditions,
+        &order,
+        search.max_results,
+        search.offset,
+    )
+    .await?;
     let mut infos = rows.iter().map(info_from_row).collect::<Result<Vec<_>>>()?;
     let next_offset = page_end(&mut infos, search.max_results, search.offset);
     Ok(Page {
@@ -224,15 +227,18 @@ pub(super) async fn experiments(
         ));
     }
     order.push("e.experiment_id ASC".into());
-    let limit = sql.arg(i64::from(search.max_results) + 1);
-    let offset = sql.arg(search.offset as i64);
-    sql.text = format!(
-        "SELECT e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, \
-         e.last_update_time FROM experiments e WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-        conditions.join(" AND "),
-        order.join(", ")
-    );
-    let rows = sql.query().fetch_all(&store.reader).await.map_err(db_err)?;
+    let select = "SELECT e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, \
+                  e.creation_time, e.last_update_time FROM experiments e";
+    let rows = fetch_page(
+        store,
+        sql,
+        select,
+        &conditions,
+        &order,
+        search.max_results,
+        search.offset,
+    )
+    .await?;
     let mut items = rows
         .iter()
         .map(experiments::from_row)
