@@ -10,9 +10,7 @@ use galley_tracking::search::ast::{Comparison, EntityKind};
 use sqlx::any::AnyRow;
 
 use crate::filter::{direction, predicate};
-use crate::sql::{
-    col, db_err, fetch_page, is_unique_violation, page_end, rows_in, sql, Sql, IN_LIST_CHUNK,
-};
+use crate::sql::{col, db_err, fetch_page, is_unique_violation, rows_in, sql, Sql, IN_LIST_CHUNK};
 use crate::{Dialect, SqlStore};
 
 type Result<T> = std::result::Result<T, RegistryError>;
@@ -194,6 +192,27 @@ async fn fetch_version(store: &SqlStore, name: &str, version: i64) -> Result<Mod
     Ok(version)
 }
 
+fn upsert_model_tag(name: &str, tag: &KeyValue) -> Sql {
+    sql!(
+        "INSERT INTO registered_model_tags (name, key, value) VALUES ($1, $2, $3) \
+         ON CONFLICT (name, key) DO UPDATE SET value = excluded.value",
+        name,
+        &tag.key,
+        &tag.value
+    )
+}
+
+fn upsert_version_tag(name: &str, version: i64, tag: &KeyValue) -> Sql {
+    sql!(
+        "INSERT INTO model_version_tags (name, version, key, value) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value",
+        name,
+        version,
+        &tag.key,
+        &tag.value
+    )
+}
+
 /// Runs a statement that must change a row; `missing` is the error when it changed none.
 async fn change_one(
     store: &SqlStore,
@@ -278,17 +297,11 @@ impl RegistryStore for SqlStore {
             Err(e) => return Err(db_err(e).into()),
         }
         for tag in tags {
-            sql!(
-                "INSERT INTO registered_model_tags (name, key, value) VALUES ($1, $2, $3) \
-                 ON CONFLICT (name, key) DO UPDATE SET value = excluded.value",
-                name,
-                &tag.key,
-                &tag.value
-            )
-            .query()
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            upsert_model_tag(name, tag)
+                .query()
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)?;
         self.get_registered_model(name).await
@@ -326,21 +339,16 @@ impl RegistryStore for SqlStore {
             .collect();
         order.push("m.name ASC".into());
         let select = format!("SELECT {MODEL_COLUMNS} FROM registered_models m");
-        let rows = fetch_page(
+        let (mut items, next_offset) = fetch_page(
             self,
             sql,
             &select,
             &conditions,
             &order,
-            search.max_results,
-            search.offset,
+            (search.max_results, search.offset),
+            model_from_row,
         )
         .await?;
-        let mut items = rows
-            .iter()
-            .map(model_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        let next_offset = page_end(&mut items, search.max_results, search.offset);
         attach_model_details(self, &mut items).await?;
         Ok(Page { items, next_offset })
     }
@@ -398,17 +406,11 @@ impl RegistryStore for SqlStore {
 
     async fn set_registered_model_tag(&self, name: &str, tag: &KeyValue) -> Result<()> {
         self.get_registered_model(name).await?;
-        sql!(
-            "INSERT INTO registered_model_tags (name, key, value) VALUES ($1, $2, $3) \
-             ON CONFLICT (name, key) DO UPDATE SET value = excluded.value",
-            name,
-            &tag.key,
-            &tag.value
-        )
-        .query()
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
+        upsert_model_tag(name, tag)
+            .query()
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 
@@ -461,18 +463,11 @@ impl RegistryStore for SqlStore {
         .await
         .map_err(db_err)?;
         for tag in &new.tags {
-            sql!(
-                "INSERT INTO model_version_tags (name, version, key, value) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value",
-                &new.name,
-                version,
-                &tag.key,
-                &tag.value
-            )
-            .query()
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            upsert_version_tag(&new.name, version, tag)
+                .query()
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)?;
         fetch_version(self, &new.name, version).await
@@ -526,39 +521,27 @@ impl RegistryStore for SqlStore {
         order.push("v.name ASC".into());
         order.push("v.version DESC".into());
         let select = format!("SELECT {VERSION_COLUMNS} FROM model_versions v");
-        let rows = fetch_page(
+        let (mut items, next_offset) = fetch_page(
             self,
             sql,
             &select,
             &conditions,
             &order,
-            search.max_results,
-            search.offset,
+            (search.max_results, search.offset),
+            version_from_row,
         )
         .await?;
-        let mut items = rows
-            .iter()
-            .map(version_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        let next_offset = page_end(&mut items, search.max_results, search.offset);
         attach_version_details(self, &mut items).await?;
         Ok(Page { items, next_offset })
     }
 
     async fn set_model_version_tag(&self, name: &str, version: i64, tag: &KeyValue) -> Result<()> {
         fetch_version(self, name, version).await?;
-        sql!(
-            "INSERT INTO model_version_tags (name, version, key, value) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value",
-            name,
-            version,
-            &tag.key,
-            &tag.value
-        )
-        .query()
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
+        upsert_version_tag(name, version, tag)
+            .query()
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 

@@ -173,7 +173,7 @@ where
 }
 
 /// Trims the probe row fetched past the page and says where the next page starts.
-pub(crate) fn page_end<T>(items: &mut Vec<T>, max_results: u32, offset: u64) -> Option<u64> {
+fn page_end<T>(items: &mut Vec<T>, max_results: u32, offset: u64) -> Option<u64> {
     if items.len() > max_results as usize {
         items.truncate(max_results as usize);
         Some(offset + u64::from(max_results))
@@ -205,23 +205,27 @@ pub(crate) async fn rows_in(
 }
 
 /// Finishes a search built in `sql` (whose arguments are the conditions') as
-/// `<select> WHERE <conditions> ORDER BY <order>` plus a page of `max_results` at `offset`, with
-/// one probe row past the page so [`page_end`] can tell whether another page follows.
-pub(crate) async fn fetch_page(
+/// `<select> WHERE <conditions> ORDER BY <order>` plus a page of `page.0` rows at offset `page.1`,
+/// decodes the rows with `from_row`, and says where the next page starts. One probe row past the
+/// page tells whether another page follows.
+pub(crate) async fn fetch_page<T, E: From<StoreFailure>>(
     store: &SqlStore,
     mut sql: Sql,
     select: &str,
     conditions: &[String],
     order: &[String],
-    max_results: u32,
-    offset: u64,
-) -> Result<Vec<AnyRow>, StoreFailure> {
+    (max_results, offset): (u32, u64),
+    from_row: impl Fn(&AnyRow) -> Result<T, E>,
+) -> Result<(Vec<T>, Option<u64>), E> {
     let limit = sql.arg(i64::from(max_results) + 1);
-    let offset = sql.arg(offset as i64);
+    let start = sql.arg(offset as i64);
     sql.text = format!(
-        "{select} WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+        "{select} WHERE {} ORDER BY {} LIMIT {limit} OFFSET {start}",
         conditions.join(" AND "),
         order.join(", ")
     );
-    sql.query().fetch_all(&store.reader).await.map_err(db_err)
+    let rows = sql.query().fetch_all(&store.reader).await.map_err(db_err)?;
+    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, E>>()?;
+    let next_offset = page_end(&mut items, max_results, offset);
+    Ok((items, next_offset))
 }

@@ -7,7 +7,7 @@ use galley_tracking::search::ast::{Comparison, EntityKind};
 use galley_tracking::TrackingError;
 use sqlx::any::AnyRow;
 
-use super::{col as column, db_err, experiment_key, loaded_value, page_end, Result};
+use super::{col as column, db_err, experiment_key, loaded_value, Result};
 use crate::filter::{direction, predicate};
 use crate::sql::{fetch_page, sql, Sql, IN_LIST_CHUNK};
 use crate::SqlStore;
@@ -342,18 +342,16 @@ pub(super) async fn search(
     order.push("lm.model_id ASC".into());
     let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("lm.{c}")).collect();
     let select = format!("SELECT {} FROM logged_models lm", columns.join(", "));
-    let rows = fetch_page(
+    let (mut items, next_offset) = fetch_page(
         store,
         sql,
         &select,
         &conditions,
         &order,
-        search.max_results,
-        search.offset,
+        (search.max_results, search.offset),
+        from_row,
     )
     .await?;
-    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    let next_offset = page_end(&mut items, search.max_results, search.offset);
     attach_details(store, &mut items).await?;
     Ok(Page { items, next_offset })
 }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use galley_tracking::model::*;
 use galley_tracking::{TrackingError, TrackingStore};
 
-pub(crate) use crate::sql::{col, db_err, is_unique_violation, page_end};
+pub(crate) use crate::sql::{col, db_err, is_unique_violation};
 use crate::SqlStore;
 
 type Result<T> = std::result::Result<T, TrackingError>;

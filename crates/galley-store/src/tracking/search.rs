@@ -7,7 +7,7 @@ use galley_tracking::TrackingError;
 
 use super::experiments;
 use super::run_data::{info_from_row, load_runs, RUN_COLUMNS};
-use super::{experiment_key, page_end, Result};
+use super::{experiment_key, Result};
 use crate::filter::{direction, predicate};
 use crate::sql::{fetch_page, Sql};
 use crate::{Dialect, SqlStore};
@@ -156,18 +156,16 @@ pub(super) async fn runs(store: &SqlStore, search: &RunSearch) -> Result<Page<Ru
         conditions.push(run_condition(&mut sql, store.dialect, comparison)?);
     }
     let select = format!("SELECT {RUN_COLUMNS} FROM runs r{joins}");
-    let rows = fetch_page(
+    let (infos, next_offset) = fetch_page(
         store,
         sql,
         &select,
         &conditions,
         &order,
-        search.max_results,
-        search.offset,
+        (search.max_results, search.offset),
+        info_from_row,
     )
     .await?;
-    let mut infos = rows.iter().map(info_from_row).collect::<Result<Vec<_>>>()?;
-    let next_offset = page_end(&mut infos, search.max_results, search.offset);
     Ok(Page {
         items: load_runs(store, infos).await?,
         next_offset,
@@ -229,21 +227,16 @@ pub(super) async fn experiments(
     order.push("e.experiment_id ASC".into());
     let select = "SELECT e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, \
                   e.creation_time, e.last_update_time FROM experiments e";
-    let rows = fetch_page(
+    let (mut items, next_offset) = fetch_page(
         store,
         sql,
         select,
         &conditions,
         &order,
-        search.max_results,
-        search.offset,
+        (search.max_results, search.offset),
+        experiments::from_row,
     )
     .await?;
-    let mut items = rows
-        .iter()
-        .map(experiments::from_row)
-        .collect::<Result<Vec<_>>>()?;
-    let next_offset = page_end(&mut items, search.max_results, search.offset);
     experiments::attach_tags(store, &mut items).await?;
     Ok(Page { items, next_offset })
 }
