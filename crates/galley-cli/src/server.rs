@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use galley_artifacts::ArtifactStore;
 use galley_http::AppState;
+use galley_registry::RegistryService;
 use galley_store::{SqlStore, SqliteSync};
 use galley_tracking::TrackingService;
 use tokio::net::TcpListener;
@@ -53,8 +54,10 @@ impl Server {
         let artifacts =
             ArtifactStore::open(&artifact_root).context("opening the artifact store")?;
         let probe = store.clone();
+        let tracking = TrackingService::new(Arc::new(store.clone()), PROXIED_ARTIFACT_ROOT);
         let state = AppState {
-            tracking: TrackingService::new(Arc::new(store.clone()), PROXIED_ARTIFACT_ROOT),
+            registry: RegistryService::new(Arc::new(store.clone()), tracking.clone()),
+            tracking,
             artifacts,
             prometheus: galley_http::observability::prometheus(),
             health_check: Arc::new(move || {

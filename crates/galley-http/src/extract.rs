@@ -5,6 +5,7 @@ use axum::http::request::Parts;
 use bytes::Bytes;
 use galley_core::ErrorCode;
 use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 
@@ -47,7 +48,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// Query-string parameters, as MLflow's clients send them on GET.
+/// Query-string parameters, as MLflow's clients send them on GET. A repeated key is a list
+/// (`order_by=a&order_by=b`, the way `requests` encodes one); every value is a string, so
+/// numeric fields use the lenient deserializers.
 pub struct QueryParams<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
@@ -55,9 +58,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
-        serde_urlencoded::from_str(query)
+        let invalid =
+            |e: &dyn std::fmt::Display| ApiError::invalid(format!("Invalid query parameters: {e}"));
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(query).map_err(|e| invalid(&e))?;
+        let mut fields = Map::new();
+        for (key, value) in pairs {
+            match fields.get_mut(&key) {
+                None => {
+                    fields.insert(key, Value::String(value));
+                }
+                Some(Value::Array(values)) => values.push(Value::String(value)),
+                Some(first) => *first = Value::Array(vec![first.take(), Value::String(value)]),
+            }
+        }
+        serde_path_to_error::deserialize(Value::Object(fields))
             .map(QueryParams)
-            .map_err(|e| ApiError::invalid(format!("Invalid query parameters: {e}")))
+            .map_err(|e| invalid(&e))
     }
 }
 

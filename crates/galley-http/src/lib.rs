@@ -15,6 +15,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{Json, Router};
 use galley_artifacts::ArtifactStore;
+use galley_registry::RegistryService;
 use galley_tracking::TrackingService;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -27,6 +28,7 @@ pub type HealthCheck = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = bool> + Send>
 #[derive(Clone)]
 pub struct AppState {
     pub tracking: TrackingService,
+    pub registry: RegistryService,
     pub artifacts: ArtifactStore,
     pub prometheus: PrometheusHandle,
     pub health_check: HealthCheck,
@@ -37,9 +39,11 @@ const JSON_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let tracking = mlflow::tracking_routes();
+    let registry = mlflow::registry_routes();
     let artifacts = mlflow::artifact_routes();
     let openapi = Arc::new(routes::openapi(&[
         (mlflow::PREFIXES[0], &tracking),
+        (mlflow::PREFIXES[0], &registry),
         (mlflow::ARTIFACT_PREFIXES[0], &artifacts),
     ]));
 
@@ -56,6 +60,7 @@ pub fn router(state: AppState) -> Router {
             get(move || async move { Json(openapi.as_ref().clone()) }),
         );
     router = routes::mount(router, &mlflow::PREFIXES, &tracking);
+    router = routes::mount(router, &mlflow::PREFIXES, &registry);
     router = routes::mount(router, &mlflow::ARTIFACT_PREFIXES, &artifacts);
     router
         .fallback(error::endpoint_not_found)

@@ -57,6 +57,18 @@ pub struct ModelVersion {
     pub aliases: Vec<String>,
 }
 
+impl ModelVersion {
+    /// What MLflow's `get-download-uri` answers: a `runs:/` source as given (the client resolves
+    /// it through the run), anything else where the files really are.
+    pub fn download_uri(&self) -> &str {
+        if self.source.starts_with("runs:/") {
+            &self.source
+        } else {
+            &self.storage_location
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alias {
     pub alias: String,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use galley_core::time::now_millis;
-use galley_tracking::model::{KeyValue, Page};
+use galley_tracking::model::{KeyValue, LoggedModel, Page};
 use galley_tracking::service::SearchRequest;
 use galley_tracking::{search, validation as tracking_rules, TrackingService};
 
@@ -63,7 +63,7 @@ impl RegistryService {
                 .iter()
                 .map(|o| search::parse_registered_model_order_by(o))
                 .collect::<Result<_, _>>()?,
-            max_results: max_results(request.max_results, 100)?,
+            max_results: max_results(request.max_results, 100, MAX_MODELS_PER_SEARCH)?,
             offset: galley_core::page::decode(request.page_token.as_deref())?,
         };
         self.store.search_registered_models(&search).await
@@ -116,15 +116,8 @@ impl RegistryService {
                 format!("{root}/{path}")
             });
         }
-        if let Some(model_id) = source
-            .strip_prefix("models:/")
-            .filter(|id| id.starts_with("m-"))
-        {
-            let model = self
-                .tracking
-                .get_logged_model(model_id.trim_end_matches('/'))
-                .await?;
-            return Ok(model.artifact_uri);
+        if let Some(model_id) = logged_model_source(source) {
+            return Ok(self.tracking.get_logged_model(model_id).await?.artifact_uri);
         }
         Ok(source.to_string())
     }
@@ -140,25 +133,59 @@ impl RegistryService {
             .tags
             .iter()
             .try_for_each(tracking_rules::validate_tag)?;
-        let run_id = request.run_id.filter(|r| !r.is_empty());
+        let mut run_id = request.run_id.filter(|r| !r.is_empty());
+        let model_id = request.model_id.filter(|m| !m.is_empty());
+        check_source_owner(&request.source, run_id.as_deref(), model_id.as_deref())?;
+        let logged_model = match &model_id {
+            Some(id) => Some(self.tracking.get_logged_model(id).await?),
+            None => None,
+        };
+        if run_id.is_none() {
+            run_id = logged_model.as_ref().and_then(|m| m.source_run_id.clone());
+        }
         if let Some(run_id) = &run_id {
             self.tracking.get_run(run_id).await?;
         }
         let storage_location = self.storage_location(&request.source).await?;
-        self.store
+        let version = self
+            .store
             .create_model_version(&NewModelVersion {
                 name: request.name,
                 source: request.source,
                 storage_location,
                 run_id,
                 run_link: request.run_link.filter(|l| !l.is_empty()),
-                model_id: request.model_id.filter(|m| !m.is_empty()),
+                model_id,
                 description: request.description.unwrap_or_default(),
                 user_id: String::new(),
                 tags: request.tags,
                 now: now_millis(),
             })
-            .await
+            .await?;
+        if let Some(model) = logged_model {
+            self.link_logged_model(&model, &version).await?;
+        }
+        Ok(version)
+    }
+
+    /// Records on the logged model which registry versions were made from it, so the MLflow UI
+    /// and client can navigate from a logged model to its versions.
+    async fn link_logged_model(&self, model: &LoggedModel, version: &ModelVersion) -> Result<()> {
+        let mut links: Vec<serde_json::Value> = model
+            .tags
+            .iter()
+            .find(|t| t.key == MODEL_VERSIONS_TAG)
+            .and_then(|t| serde_json::from_str(&t.value).ok())
+            .unwrap_or_default();
+        links.push(serde_json::json!({ "name": version.name, "version": version.version }));
+        let tag = KeyValue::new(
+            MODEL_VERSIONS_TAG,
+            serde_json::Value::from(links).to_string(),
+        );
+        self.tracking
+            .set_logged_model_tags(&model.model_id, &[tag])
+            .await?;
+        Ok(())
     }
 
     pub async fn get_model_version(&self, name: &str, version: &str) -> Result<ModelVersion> {
@@ -195,7 +222,7 @@ impl RegistryService {
                 .iter()
                 .map(|o| search::parse_model_version_order_by(o))
                 .collect::<Result<_, _>>()?,
-            max_results: max_results(request.max_results, 10_000)?,
+            max_results: max_results(request.max_results, 10_000, MAX_VERSIONS_PER_SEARCH)?,
             offset: galley_core::page::decode(request.page_token.as_deref())?,
         };
         self.store.search_model_versions(&search).await
@@ -279,8 +306,19 @@ impl RegistryService {
     }
 }
 
-fn max_results(requested: Option<u32>, default: u32) -> Result<u32> {
+/// MLflow's limits on one page of registry search results.
+const MAX_MODELS_PER_SEARCH: u32 = 1_000;
+const MAX_VERSIONS_PER_SEARCH: u32 = 200_000;
+
+fn max_results(requested: Option<u32>, default: u32, limit: u32) -> Result<u32> {
     let value = requested.unwrap_or(default);
-    tracking_rules::validate_max_results(value)?;
+    if value == 0 || value > limit {
+        return Err(RegistryError::InvalidParameter(format!(
+            "Invalid value for max_results. It must be a positive integer at most {limit}, but got {value}."
+        )));
+    }
     Ok(value)
 }
+
+/// The logged-model tag listing the registry versions made from that model, as MLflow keeps it.
+const MODEL_VERSIONS_TAG: &str = "mlflow.modelVersions";

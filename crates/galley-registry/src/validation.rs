@@ -1,4 +1,4 @@
-//! MLflow's registry naming rules: model names and aliases.
+//! MLflow's registry rules: model names, aliases, versions and where a version's source may point.
 
 use crate::error::{RegistryError, Result};
 
@@ -58,6 +58,41 @@ pub fn parse_version(version: &str) -> Result<i64> {
         })
 }
 
+/// A `runs:/` or `models:/m-` source must name the run or logged model the request names, so a
+/// version's lineage can never point somewhere its files did not come from.
+pub fn check_source_owner(
+    source: &str,
+    run_id: Option<&str>,
+    model_id: Option<&str>,
+) -> Result<()> {
+    let mismatch = |parameter: &str| {
+        RegistryError::InvalidParameter(format!(
+            "Invalid model version source: '{source}'. The {parameter} request parameter must \
+             identify the resource that contains the source."
+        ))
+    };
+    if let Some(rest) = source.strip_prefix("runs:/") {
+        let owner = rest.split('/').next().unwrap_or_default();
+        if run_id != Some(owner) {
+            return Err(mismatch("run_id"));
+        }
+    }
+    if let Some(owner) = logged_model_source(source) {
+        if model_id != Some(owner) {
+            return Err(mismatch("model_id"));
+        }
+    }
+    Ok(())
+}
+
+/// The logged-model id in a `models:/m-<id>` source.
+pub fn logged_model_source(source: &str) -> Option<&str> {
+    source
+        .strip_prefix("models:/")
+        .map(|id| id.trim_end_matches('/'))
+        .filter(|id| id.starts_with("m-") && !id.contains('/'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +124,21 @@ mod tests {
         assert_eq!(parse_version("3").unwrap(), 3);
         assert!(parse_version("0").is_err());
         assert!(parse_version("x").is_err());
+    }
+
+    #[test]
+    fn sources_must_name_their_owner() {
+        let run = "runs:/abc/model";
+        assert!(check_source_owner(run, Some("abc"), None).is_ok());
+        assert!(check_source_owner(run, Some("xyz"), None).is_err());
+        assert!(check_source_owner(run, None, None).is_err());
+        let model = "models:/m-123";
+        assert!(check_source_owner(model, None, Some("m-123")).is_ok());
+        assert!(check_source_owner(model, Some("abc"), None).is_err());
+        assert!(check_source_owner(model, None, Some("m-999")).is_err());
+        assert!(check_source_owner("s3://bucket/model", None, None).is_ok());
+        assert!(check_source_owner("models:/fraud/3", None, None).is_ok());
+        assert_eq!(logged_model_source("models:/m-1/"), Some("m-1"));
+        assert_eq!(logged_model_source("models:/fraud/1"), None);
     }
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use galley_registry::model::*;
 use galley_registry::{RegistryError, RegistryStore};
 use galley_tracking::model::{KeyValue, Page};
-use galley_tracking::search::ast::{Comparison, EntityKind};
+use galley_tracking::search::ast::{Comparator, Comparison, EntityKind};
 use sqlx::any::AnyRow;
 
 use crate::filter::{direction, predicate};
@@ -226,13 +226,35 @@ async fn change_one(
     Ok(())
 }
 
+/// A tag comparison over `tags` (a table aliased `t`, joined to the outer row). `!=` matches
+/// rows that lack the tag too: the MLflow client appends ``tag.`mlflow.prompt.is_prompt` !=
+/// 'true'`` to every model search and expects untagged models back.
+fn tag_condition(sql: &mut Sql, dialect: Dialect, tags: &str, c: &Comparison) -> Result<String> {
+    let key = sql.arg(&c.key);
+    if c.comparator == Comparator::NotEq {
+        let equal = Comparison {
+            comparator: Comparator::Eq,
+            ..c.clone()
+        };
+        let test = predicate(sql, dialect, "t.value", &equal)?;
+        return Ok(format!(
+            "NOT EXISTS (SELECT 1 FROM {tags} AND t.key = {key} AND {test})"
+        ));
+    }
+    let test = predicate(sql, dialect, "t.value", c)?;
+    Ok(format!(
+        "EXISTS (SELECT 1 FROM {tags} AND t.key = {key} AND {test})"
+    ))
+}
+
 fn model_condition(sql: &mut Sql, dialect: Dialect, c: &Comparison) -> Result<String> {
     Ok(match c.kind {
-        EntityKind::Tag => {
-            let key = sql.arg(&c.key);
-            let test = predicate(sql, dialect, "t.value", c)?;
-            format!("EXISTS (SELECT 1 FROM registered_model_tags t WHERE t.name = m.name AND t.key = {key} AND {test})")
-        }
+        EntityKind::Tag => tag_condition(
+            sql,
+            dialect,
+            "registered_model_tags t WHERE t.name = m.name",
+            c,
+        )?,
         _ => predicate(sql, dialect, "m.name", c)?,
     })
 }
@@ -255,14 +277,12 @@ fn version_column(key: &str) -> Result<&'static str> {
 
 fn version_condition(sql: &mut Sql, dialect: Dialect, c: &Comparison) -> Result<String> {
     Ok(match c.kind {
-        EntityKind::Tag => {
-            let key = sql.arg(&c.key);
-            let test = predicate(sql, dialect, "t.value", c)?;
-            format!(
-                "EXISTS (SELECT 1 FROM model_version_tags t WHERE t.name = v.name AND t.version = v.version \
-                 AND t.key = {key} AND {test})"
-            )
-        }
+        EntityKind::Tag => tag_condition(
+            sql,
+            dialect,
+            "model_version_tags t WHERE t.name = v.name AND t.version = v.version",
+            c,
+        )?,
         _ => predicate(sql, dialect, version_column(&c.key)?, c)?,
     })
 }
@@ -416,17 +436,17 @@ impl RegistryStore for SqlStore {
 
     async fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()> {
         self.get_registered_model(name).await?;
-        let query = sql!(
+        // Deleting a tag that is not there succeeds, as in MLflow.
+        sql!(
             "DELETE FROM registered_model_tags WHERE name = $1 AND key = $2",
             name,
             key
-        );
-        change_one(self, query, || {
-            RegistryError::NotFound(format!(
-                "No tag with name: {key} in registered model {name}"
-            ))
-        })
+        )
+        .query()
+        .execute(&self.writer)
         .await
+        .map_err(db_err)?;
+        Ok(())
     }
 
     async fn create_model_version(&self, new: &NewModelVersion) -> Result<ModelVersion> {
@@ -547,18 +567,17 @@ impl RegistryStore for SqlStore {
 
     async fn delete_model_version_tag(&self, name: &str, version: i64, key: &str) -> Result<()> {
         fetch_version(self, name, version).await?;
-        let query = sql!(
+        sql!(
             "DELETE FROM model_version_tags WHERE name = $1 AND version = $2 AND key = $3",
             name,
             version,
             key
-        );
-        change_one(self, query, || {
-            RegistryError::NotFound(format!(
-                "No tag with name: {key} in model version {name}/{version}"
-            ))
-        })
+        )
+        .query()
+        .execute(&self.writer)
         .await
+        .map_err(db_err)?;
+        Ok(())
     }
 
     async fn transition_stage(
@@ -642,6 +661,7 @@ impl RegistryStore for SqlStore {
     }
 
     async fn get_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
+        self.get_registered_model(name).await?;
         let row = sql!(
             "SELECT version FROM registered_model_aliases WHERE name = $1 AND alias = $2",
             name,
@@ -651,8 +671,9 @@ impl RegistryStore for SqlStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(db_err)?
+        // MLflow answers an unknown alias of a known model with INVALID_PARAMETER_VALUE.
         .ok_or_else(|| {
-            RegistryError::NotFound(format!("Registered model alias {alias} not found."))
+            RegistryError::InvalidParameter(format!("Registered model alias {alias} not found."))
         })?;
         fetch_version(self, name, col(&row, "version")?).await
     }

@@ -6,3 +6,4 @@ mod cli;
 mod durability;
 mod errors;
 mod observability;
+mod registry;

@@ -1,8 +1,11 @@
-//! The MLflow-compatible REST surface: tracking, logged models and the artifact proxy, mounted
+//! The MLflow-compatible REST surface: tracking, logged models, the model registry and the
+//! artifact proxy, mounted
 //! under both `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow` as MLflow's server does.
 
 mod artifacts;
 mod logged_models;
+mod registry;
+pub mod registry_wire;
 mod tracking;
 pub mod wire;
 
@@ -211,6 +214,145 @@ pub fn tracking_routes() -> Vec<Route> {
             "/logged-models/{model_id}/params",
             "Log logged model params",
             post(logged_models::log_params),
+        ),
+    ]
+}
+
+/// Model-registry routes, relative to a prefix in [`PREFIXES`].
+pub fn registry_routes() -> Vec<Route> {
+    use registry as r;
+    vec![
+        route(
+            "POST",
+            "/registered-models/create",
+            "Create a registered model",
+            post(r::create_model),
+        ),
+        route(
+            "GET",
+            "/registered-models/get",
+            "Get a registered model with its aliases and latest versions",
+            get(r::get_model),
+        ),
+        route(
+            "PATCH",
+            "/registered-models/update",
+            "Update a registered model's description",
+            patch(r::update_model),
+        ),
+        route(
+            "POST",
+            "/registered-models/rename",
+            "Rename a registered model; versions, tags and aliases follow",
+            post(r::rename_model),
+        ),
+        route(
+            "DELETE",
+            "/registered-models/delete",
+            "Delete a registered model with its versions and aliases",
+            delete(r::delete_model),
+        ),
+        route(
+            "POST",
+            "/registered-models/set-tag",
+            "Set a registered model tag",
+            post(r::set_model_tag),
+        ),
+        route(
+            "DELETE",
+            "/registered-models/delete-tag",
+            "Delete a registered model tag",
+            delete(r::delete_model_tag),
+        ),
+        route(
+            "GET",
+            "/registered-models/search",
+            "Search registered models with MLflow's filter grammar",
+            get(r::search_models),
+        ),
+        route(
+            "POST",
+            "/registered-models/get-latest-versions",
+            "The newest version in each stage",
+            post(r::latest_versions_post),
+        ),
+        route(
+            "GET",
+            "/registered-models/get-latest-versions",
+            "The newest version in each stage",
+            get(r::latest_versions_get),
+        ),
+        route(
+            "POST",
+            "/registered-models/alias",
+            "Point an alias at a version",
+            post(r::set_alias),
+        ),
+        route(
+            "DELETE",
+            "/registered-models/alias",
+            "Delete an alias",
+            delete(r::delete_alias),
+        ),
+        route(
+            "GET",
+            "/registered-models/alias",
+            "Get the version an alias points at",
+            get(r::get_by_alias),
+        ),
+        route(
+            "POST",
+            "/model-versions/create",
+            "Register a version from a run, a logged model or any artifact URI",
+            post(r::create_version),
+        ),
+        route(
+            "GET",
+            "/model-versions/get",
+            "Get a model version",
+            get(r::get_version),
+        ),
+        route(
+            "PATCH",
+            "/model-versions/update",
+            "Update a version's description",
+            patch(r::update_version),
+        ),
+        route(
+            "DELETE",
+            "/model-versions/delete",
+            "Delete a model version",
+            delete(r::delete_version),
+        ),
+        route(
+            "POST",
+            "/model-versions/transition-stage",
+            "Move a version to another stage",
+            post(r::transition_stage),
+        ),
+        route(
+            "POST",
+            "/model-versions/set-tag",
+            "Set a model version tag",
+            post(r::set_version_tag),
+        ),
+        route(
+            "DELETE",
+            "/model-versions/delete-tag",
+            "Delete a model version tag",
+            delete(r::delete_version_tag),
+        ),
+        route(
+            "GET",
+            "/model-versions/search",
+            "Search model versions with MLflow's filter grammar",
+            get(r::search_versions),
+        ),
+        route(
+            "GET",
+            "/model-versions/get-download-uri",
+            "Where a version's files are",
+            get(r::download_uri),
         ),
     ]
 }

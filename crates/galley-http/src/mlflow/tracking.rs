@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use galley_tracking::model::*;
 use galley_tracking::service::{CreateRun, SearchRequest};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::wire::*;
@@ -16,20 +16,6 @@ type Reply = ApiResult<Json<Value>>;
 
 fn empty() -> Reply {
     Ok(Json(json!({})))
-}
-
-/// An enum field sent as its name or as its protobuf number.
-fn enum_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<Value>::deserialize(d)? {
-        Some(Value::String(s)) => Some(s),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(Value::Null) | None => None,
-        Some(other) => {
-            return Err(serde::de::Error::custom(format!(
-                "expected an enum name, got {other}"
-            )))
-        }
-    })
 }
 
 fn view_type(raw: Option<&str>) -> ApiResult<ViewType> {
@@ -134,7 +120,7 @@ pub struct SearchExperimentsBody {
     filter: Option<String>,
     #[serde(default)]
     order_by: OneOrMany,
-    #[serde(default, deserialize_with = "enum_name")]
+    #[serde(default, deserialize_with = "string_or_number")]
     view_type: Option<String>,
 }
 
@@ -294,7 +280,7 @@ pub async fn get_run(State(s): State<AppState>, QueryParams(q): QueryParams<RunR
 pub struct UpdateRunBody {
     #[serde(flatten)]
     run: RunRef,
-    #[serde(default, deserialize_with = "enum_name")]
+    #[serde(default, deserialize_with = "string_or_number")]
     status: Option<String>,
     #[serde(default, deserialize_with = "lenient_i64")]
     end_time: Option<i64>,
@@ -451,7 +437,7 @@ pub struct SearchRunsBody {
     #[serde(default)]
     experiment_ids: OneOrMany,
     filter: Option<String>,
-    #[serde(default, deserialize_with = "enum_name")]
+    #[serde(default, deserialize_with = "string_or_number")]
     run_view_type: Option<String>,
     #[serde(default, deserialize_with = "lenient_i64")]
     max_results: Option<i64>,

@@ -100,6 +100,21 @@ impl<'de> serde::de::Visitor<'de> for Lenient<f64> {
     }
 }
 
+/// A string field some clients send as a number: enum fields as their protobuf number, model
+/// versions as `3` rather than `"3"`.
+pub fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(serde_json::Value::Null) | None => None,
+        Some(other) => {
+            return Err(serde::de::Error::custom(format!(
+                "expected a string or a number, got {other}"
+            )))
+        }
+    })
+}
+
 /// An int64 field that arrives as a JSON number or a numeric string.
 pub fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     d.deserialize_any(Lenient::<i64>(std::marker::PhantomData))

@@ -1,0 +1,238 @@
+//! The MLflow registry over HTTP: the happy path once, then every bad input leaving nothing behind.
+
+use serde_json::{json, Value};
+
+use crate::app::{spawn_app, TestApp};
+
+fn code(body: &Value) -> Option<&str> {
+    body["error_code"].as_str()
+}
+
+async fn register(app: &TestApp, name: &str, run_id: &str) -> Value {
+    let source = format!("runs:/{run_id}/model");
+    let (status, body) = app
+        .post(
+            "model-versions/create",
+            json!({ "name": name, "source": source, "run_id": run_id }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["model_version"].clone()
+}
+
+#[tokio::test]
+async fn versions_aliases_and_stages_round_trip() {
+    let app = spawn_app().await;
+    let run = app.create_run().await;
+    let (status, body) = app
+        .post(
+            "registered-models/create",
+            json!({ "name": "fraud", "tags": [{ "key": "team", "value": "risk" }] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(register(&app, "fraud", &run).await["version"], "1");
+    assert_eq!(register(&app, "fraud", &run).await["version"], "2");
+
+    let (status, _) = app
+        .post(
+            "registered-models/alias",
+            json!({ "name": "fraud", "alias": "champion", "version": 2 }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, body) = app
+        .get(
+            "registered-models/alias",
+            &[("name", "fraud"), ("alias", "champion")],
+        )
+        .await;
+    assert_eq!(body["model_version"]["version"], "2");
+
+    let (status, body) = app
+        .post(
+            "model-versions/transition-stage",
+            json!({ "name": "fraud", "version": "1", "stage": "production",
+                    "archive_existing_versions": true }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["model_version"]["current_stage"].as_str()),
+        (200, Some("Production"))
+    );
+
+    let (status, body) = app
+        .post(
+            "registered-models/rename",
+            json!({ "name": "fraud", "new_name": "fraud-v2" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = app
+        .get("registered-models/get", &[("name", "fraud-v2")])
+        .await;
+    let model = &body["registered_model"];
+    assert_eq!(
+        model["aliases"],
+        json!([{ "alias": "champion", "version": "2" }])
+    );
+    assert_eq!(model["tags"], json!([{ "key": "team", "value": "risk" }]));
+    let (_, body) = app
+        .get(
+            "model-versions/search",
+            &[
+                ("filter", "name = 'fraud-v2'"),
+                ("order_by", "version_number DESC"),
+            ],
+        )
+        .await;
+    let versions: Vec<&str> = body["model_versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["2", "1"]);
+}
+
+#[tokio::test]
+async fn bad_registry_input_is_a_4xx_and_changes_nothing() {
+    let app = spawn_app().await;
+    let run = app.create_run().await;
+    let other_run = app.create_run().await;
+    app.post("registered-models/create", json!({ "name": "m" }))
+        .await;
+    register(&app, "m", &run).await;
+
+    let (status, body) = app
+        .post("registered-models/create", json!({ "name": "m" }))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, Some("RESOURCE_ALREADY_EXISTS"))
+    );
+
+    let (status, body) = app
+        .get("model-versions/get", &[("name", "m"), ("version", "7")])
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (404, Some("RESOURCE_DOES_NOT_EXIST"))
+    );
+    let (status, body) = app
+        .get("model-versions/get", &[("name", "m"), ("version", "abc")])
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, Some("INVALID_PARAMETER_VALUE"))
+    );
+
+    for alias in ["latest", "v3", "has space"] {
+        let (status, body) = app
+            .post(
+                "registered-models/alias",
+                json!({ "name": "m", "alias": alias, "version": "1" }),
+            )
+            .await;
+        assert_eq!(
+            (status, code(&body)),
+            (400, Some("INVALID_PARAMETER_VALUE")),
+            "{alias}"
+        );
+    }
+    let (status, body) = app
+        .get(
+            "registered-models/alias",
+            &[("name", "m"), ("alias", "nobody")],
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, Some("INVALID_PARAMETER_VALUE"))
+    );
+
+    // A source that names another run than the request, or a run that does not exist.
+    let (status, body) = app
+        .post(
+            "model-versions/create",
+            json!({ "name": "m", "source": format!("runs:/{run}/model"), "run_id": other_run }),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, Some("INVALID_PARAMETER_VALUE"))
+    );
+    let (status, _) = app
+        .post(
+            "model-versions/create",
+            json!({ "name": "m", "source": "runs:/f00/model", "run_id": "f00" }),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, body) = app
+        .post(
+            "model-versions/transition-stage",
+            json!({ "name": "m", "version": "1", "stage": "Bogus" }),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, Some("INVALID_PARAMETER_VALUE"))
+    );
+    let (status, body) = app
+        .get("registered-models/search", &[("max_results", "1001")])
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, Some("INVALID_PARAMETER_VALUE"))
+    );
+
+    // None of the failed requests left anything behind.
+    let (_, body) = app.get("registered-models/get", &[("name", "m")]).await;
+    let model = &body["registered_model"];
+    assert!(model.get("aliases").is_none(), "{model}");
+    assert_eq!(model["latest_versions"][0]["version"], "1");
+    assert_eq!(model["latest_versions"][0]["current_stage"], "None");
+    let (_, body) = app
+        .get("model-versions/search", &[("filter", "name = 'm'")])
+        .await;
+    assert_eq!(body["model_versions"].as_array().unwrap().len(), 1);
+
+    // Deleting a model with aliases takes its versions and aliases with it.
+    app.post(
+        "registered-models/alias",
+        json!({ "name": "m", "alias": "champion", "version": "1" }),
+    )
+    .await;
+    let (status, _) = app
+        .send("DELETE", "registered-models/delete", json!({ "name": "m" }))
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .get(
+            "registered-models/alias",
+            &[("name", "m"), ("alias", "champion")],
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn registry_routes_are_in_the_openapi_document() {
+    let app = spawn_app().await;
+    let document: Value = app
+        .http
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = document["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/api/2.0/mlflow/registered-models/create"));
+    assert!(paths["/api/2.0/mlflow/registered-models/alias"]
+        .as_object()
+        .unwrap()
+        .contains_key("delete"));
+}
