@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use galley_cli::client::models::{self, AliasAction};
 use galley_cli::client::{self, Client, RunListArgs};
 use galley_cli::server::{shutdown_signal, Server, ServerConfig};
 use galley_store::SqliteSync;
@@ -69,6 +70,9 @@ enum Command {
     /// Runs.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// Registered models: versions, aliases, model cards and lineage.
+    #[command(subcommand)]
+    Models(ModelsCommand),
 }
 
 #[derive(Subcommand)]
@@ -114,6 +118,57 @@ enum RunsCommand {
     /// Show one run with its params, latest metrics and tags.
     Show {
         run_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// List registered models.
+    List {
+        /// e.g. "name LIKE 'fraud%'"
+        #[arg(long)]
+        filter: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one registered model with its aliases and latest versions.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a model's versions, newest first.
+    Versions {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the version an alias points at; point it at VERSION; or delete it.
+    Alias {
+        name: String,
+        alias: String,
+        /// Point the alias at this version.
+        #[arg(conflicts_with = "delete")]
+        version: Option<String>,
+        #[arg(long)]
+        delete: bool,
+    },
+    /// Print a version's model card as markdown; --set FILE replaces it with a JSON card first.
+    Card {
+        name: String,
+        version: String,
+        /// A JSON card: {"intended_use", "limitations", "training_data", "owners": [], "markdown"}; - for stdin.
+        #[arg(long)]
+        set: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print where a version came from: run, parameters, metrics, datasets, experiment.
+    Lineage {
+        name: String,
+        version: String,
         #[arg(long)]
         json: bool,
     },
@@ -206,6 +261,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 client::runs_list(&client, args, json).await
             }
             RunsCommand::Show { run_id, json } => client::run_show(&client, &run_id, json).await,
+        },
+        Command::Models(command) => match command {
+            ModelsCommand::List { filter, json } => {
+                models::list(&client, filter.as_deref(), json).await
+            }
+            ModelsCommand::Show { name, json } => models::show(&client, &name, json).await,
+            ModelsCommand::Versions { name, json } => models::versions(&client, &name, json).await,
+            ModelsCommand::Alias {
+                name,
+                alias,
+                version,
+                delete,
+            } => {
+                let action = match (&version, delete) {
+                    (_, true) => AliasAction::Delete,
+                    (Some(version), false) => AliasAction::Set(version),
+                    (None, false) => AliasAction::Show,
+                };
+                models::alias(&client, &name, &alias, action).await
+            }
+            ModelsCommand::Card {
+                name,
+                version,
+                set,
+                json,
+            } => models::card(&client, &name, &version, set.as_deref(), json).await,
+            ModelsCommand::Lineage {
+                name,
+                version,
+                json,
+            } => models::lineage(&client, &name, &version, json).await,
         },
     }
 }

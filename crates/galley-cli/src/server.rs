@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use galley_artifacts::ArtifactStore;
 use galley_http::AppState;
-use galley_registry::RegistryService;
+use galley_registry::{NoInspection, RegistryService};
 use galley_store::{SqlStore, SqliteSync};
 use galley_tracking::TrackingService;
 use tokio::net::TcpListener;
@@ -56,7 +56,11 @@ impl Server {
         let probe = store.clone();
         let tracking = TrackingService::new(Arc::new(store.clone()), PROXIED_ARTIFACT_ROOT);
         let state = AppState {
-            registry: RegistryService::new(Arc::new(store.clone()), tracking.clone()),
+            registry: RegistryService::new(
+                Arc::new(store.clone()),
+                tracking.clone(),
+                Arc::new(NoInspection),
+            ),
             tracking,
             artifacts,
             prometheus: galley_http::observability::prometheus(),

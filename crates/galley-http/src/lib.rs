@@ -4,6 +4,7 @@
 pub mod error;
 mod extract;
 pub mod mlflow;
+mod native;
 pub mod observability;
 mod routes;
 
@@ -41,10 +42,12 @@ pub fn router(state: AppState) -> Router {
     let tracking = mlflow::tracking_routes();
     let registry = mlflow::registry_routes();
     let artifacts = mlflow::artifact_routes();
+    let models = native::model_routes();
     let openapi = Arc::new(routes::openapi(&[
         (mlflow::PREFIXES[0], &tracking),
         (mlflow::PREFIXES[0], &registry),
         (mlflow::ARTIFACT_PREFIXES[0], &artifacts),
+        (native::PREFIX, &models),
     ]));
 
     let mut router = Router::new()
@@ -62,6 +65,7 @@ pub fn router(state: AppState) -> Router {
     router = routes::mount(router, &mlflow::PREFIXES, &tracking);
     router = routes::mount(router, &mlflow::PREFIXES, &registry);
     router = routes::mount(router, &mlflow::ARTIFACT_PREFIXES, &artifacts);
+    router = routes::mount(router, &[native::PREFIX], &models);
     router
         .fallback(error::endpoint_not_found)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

@@ -1,7 +1,8 @@
 //! The registry's data: registered models, versions, aliases and stages. Wire formats live in galley-http.
 
-use galley_tracking::model::KeyValue;
+use galley_tracking::model::{Experiment, KeyValue, LoggedModel, Run};
 use galley_tracking::search::ast::{Comparison, OrderBy};
+use serde::{Deserialize, Serialize};
 
 /// MLflow's (deprecated but widely used) deployment stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +56,8 @@ pub struct ModelVersion {
     pub model_id: Option<String>,
     pub tags: Vec<KeyValue>,
     pub aliases: Vec<String>,
+    /// Found in the artifacts at registration; `None` when no format Galley serves was found.
+    pub signature: Option<ModelSignature>,
 }
 
 impl ModelVersion {
@@ -107,4 +110,51 @@ pub struct RegistrySearch {
     pub order_by: Vec<OrderBy>,
     pub max_results: u32,
     pub offset: u64,
+}
+
+/// One named tensor a model takes or returns. `shape` dims are `None` where the model leaves them
+/// open (the batch axis, usually).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TensorSpec {
+    pub name: String,
+    /// Open Inference Protocol datatype names: `FP32`, `INT64`, `BYTES`, ...
+    pub datatype: String,
+    pub shape: Vec<Option<i64>>,
+}
+
+/// What a version's artifacts hold, found when it is registered, so serving can validate
+/// requests without loading the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSignature {
+    /// `onnx` for now.
+    pub format: String,
+    /// The model file, relative to the version's storage location.
+    pub path: String,
+    pub inputs: Vec<TensorSpec>,
+    pub outputs: Vec<TensorSpec>,
+}
+
+/// A model card: the structured facts reviewers ask for, plus free markdown. One per version.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    #[serde(default)]
+    pub intended_use: String,
+    #[serde(default)]
+    pub limitations: String,
+    #[serde(default)]
+    pub training_data: String,
+    #[serde(default)]
+    pub owners: Vec<String>,
+    #[serde(default)]
+    pub markdown: String,
+}
+
+/// Where a version came from, in one answer: its run, that run's experiment, parameters,
+/// metrics and datasets, and the logged model it was registered from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lineage {
+    pub version: ModelVersion,
+    pub run: Option<Run>,
+    pub experiment: Option<Experiment>,
+    pub logged_model: Option<LoggedModel>,
 }

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use galley_core::time::now_millis;
 use galley_tracking::model::{KeyValue, LoggedModel, Page};
 use galley_tracking::service::SearchRequest;
-use galley_tracking::{search, validation as tracking_rules, TrackingService};
+use galley_tracking::{search, validation as tracking_rules, TrackingError, TrackingService};
 
+use crate::card;
 use crate::error::{RegistryError, Result};
+use crate::inspect::ModelInspector;
 use crate::model::*;
 use crate::store::RegistryStore;
 use crate::validation::*;
@@ -16,6 +18,7 @@ use crate::validation::*;
 pub struct RegistryService {
     store: Arc<dyn RegistryStore>,
     tracking: TrackingService,
+    inspector: Arc<dyn ModelInspector>,
 }
 
 /// A request to create a version, as the client sent it.
@@ -31,8 +34,16 @@ pub struct CreateVersion {
 }
 
 impl RegistryService {
-    pub fn new(store: Arc<dyn RegistryStore>, tracking: TrackingService) -> Self {
-        RegistryService { store, tracking }
+    pub fn new(
+        store: Arc<dyn RegistryStore>,
+        tracking: TrackingService,
+        inspector: Arc<dyn ModelInspector>,
+    ) -> Self {
+        RegistryService {
+            store,
+            tracking,
+            inspector,
+        }
     }
 
     pub async fn create_registered_model(
@@ -164,6 +175,18 @@ impl RegistryService {
             .await?;
         if let Some(model) = logged_model {
             self.link_logged_model(&model, &version).await?;
+        }
+        self.record_signature(version).await
+    }
+
+    /// Inspects the new version's files once, so serving and model cards know its inputs and
+    /// outputs without loading it.
+    async fn record_signature(&self, mut version: ModelVersion) -> Result<ModelVersion> {
+        if let Some(signature) = self.inspector.inspect(&version.storage_location).await {
+            self.store
+                .set_signature(&version.name, version.version, &signature)
+                .await?;
+            version.signature = Some(signature);
         }
         Ok(version)
     }
@@ -304,11 +327,74 @@ impl RegistryService {
     pub async fn get_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
         self.store.get_version_by_alias(name, alias).await
     }
+
+    /// The run, experiment and logged model behind a version. A run or logged model deleted
+    /// since is left out rather than failing the whole answer.
+    pub async fn lineage(&self, name: &str, version: &str) -> Result<Lineage> {
+        let version = self.get_model_version(name, version).await?;
+        let run = match &version.run_id {
+            Some(id) => found(self.tracking.get_run(id).await)?,
+            None => None,
+        };
+        let experiment = match &run {
+            Some(run) => found(self.tracking.get_experiment(&run.info.experiment_id).await)?,
+            None => None,
+        };
+        let logged_model = match &version.model_id {
+            Some(id) => found(self.tracking.get_logged_model(id).await)?,
+            None => None,
+        };
+        Ok(Lineage {
+            version,
+            run,
+            experiment,
+            logged_model,
+        })
+    }
+
+    pub async fn put_model_card(&self, name: &str, version: &str, card: &ModelCard) -> Result<()> {
+        validate_card(card)?;
+        self.store
+            .put_model_card(name, parse_version(version)?, card, now_millis())
+            .await
+    }
+
+    pub async fn get_model_card(&self, name: &str, version: &str) -> Result<ModelCard> {
+        self.store
+            .get_model_card(name, parse_version(version)?)
+            .await?
+            .ok_or_else(|| {
+                RegistryError::NotFound(format!(
+                    "Model Version (name={name}, version={version}) has no model card"
+                ))
+            })
+    }
+
+    /// The card as markdown, with the version's stage, aliases, signature and its run's
+    /// datasets and metrics filled in. A version without a card renders those facts alone.
+    pub async fn render_model_card(&self, name: &str, version: &str) -> Result<String> {
+        let lineage = self.lineage(name, version).await?;
+        let card = self
+            .store
+            .get_model_card(name, lineage.version.version)
+            .await?
+            .unwrap_or_default();
+        Ok(card::render(&lineage.version, &card, lineage.run.as_ref()))
+    }
 }
 
 /// MLflow's limits on one page of registry search results.
 const MAX_MODELS_PER_SEARCH: u32 = 1_000;
 const MAX_VERSIONS_PER_SEARCH: u32 = 200_000;
+
+/// `Ok(None)` for a lookup that found nothing, so lineage can show what is still there.
+fn found<T>(lookup: std::result::Result<T, TrackingError>) -> Result<Option<T>> {
+    match lookup {
+        Ok(value) => Ok(Some(value)),
+        Err(TrackingError::NotFound(_)) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
+}
 
 fn max_results(requested: Option<u32>, default: u32, limit: u32) -> Result<u32> {
     let value = requested.unwrap_or(default);

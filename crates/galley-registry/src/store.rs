@@ -71,4 +71,22 @@ pub trait RegistryStore: Send + Sync + 'static {
     async fn set_alias(&self, name: &str, alias: &str, version: i64) -> Result<()>;
     async fn delete_alias(&self, name: &str, alias: &str) -> Result<()>;
     async fn get_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion>;
+
+    /// Records what inspection found in a version's files.
+    async fn set_signature(
+        &self,
+        name: &str,
+        version: i64,
+        signature: &ModelSignature,
+    ) -> Result<()>;
+    /// Replaces the version's card.
+    async fn put_model_card(
+        &self,
+        name: &str,
+        version: i64,
+        card: &ModelCard,
+        now: i64,
+    ) -> Result<()>;
+    /// `NotFound` for an unknown version, `Ok(None)` for a version without a card.
+    async fn get_model_card(&self, name: &str, version: i64) -> Result<Option<ModelCard>>;
 }

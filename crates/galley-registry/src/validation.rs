@@ -1,6 +1,7 @@
 //! MLflow's registry rules: model names, aliases, versions and where a version's source may point.
 
 use crate::error::{RegistryError, Result};
+use crate::model::ModelCard;
 
 pub const MAX_ALIAS_LENGTH: usize = 255;
 
@@ -56,6 +57,49 @@ pub fn parse_version(version: &str) -> Result<i64> {
                 "Model version must be a positive integer, got '{version}'"
             ))
         })
+}
+
+/// Model cards are documents, not storage: bounded so one card cannot bloat every lineage read.
+pub const MAX_CARD_FIELD_BYTES: usize = 64 * 1024;
+pub const MAX_CARD_MARKDOWN_BYTES: usize = 1024 * 1024;
+pub const MAX_CARD_OWNERS: usize = 100;
+
+pub fn validate_card(card: &ModelCard) -> Result<()> {
+    let invalid = |message: String| Err(RegistryError::InvalidParameter(message));
+    for (field, text) in [
+        ("intended_use", &card.intended_use),
+        ("limitations", &card.limitations),
+        ("training_data", &card.training_data),
+    ] {
+        if text.len() > MAX_CARD_FIELD_BYTES {
+            return invalid(format!(
+                "Model card field '{field}' is {} bytes; the limit is {MAX_CARD_FIELD_BYTES}.",
+                text.len()
+            ));
+        }
+    }
+    if card.markdown.len() > MAX_CARD_MARKDOWN_BYTES {
+        return invalid(format!(
+            "Model card markdown is {} bytes; the limit is {MAX_CARD_MARKDOWN_BYTES}.",
+            card.markdown.len()
+        ));
+    }
+    if card.owners.len() > MAX_CARD_OWNERS {
+        return invalid(format!(
+            "A model card lists at most {MAX_CARD_OWNERS} owners, got {}.",
+            card.owners.len()
+        ));
+    }
+    if let Some(bad) = card
+        .owners
+        .iter()
+        .find(|o| o.trim().is_empty() || o.len() > 255)
+    {
+        return invalid(format!(
+            "Model card owner '{bad}' must be 1 to 255 characters."
+        ));
+    }
+    Ok(())
 }
 
 /// A `runs:/` or `models:/m-` source must name the run or logged model the request names, so a
@@ -140,5 +184,20 @@ mod tests {
         assert!(check_source_owner("models:/fraud/3", None, None).is_ok());
         assert_eq!(logged_model_source("models:/m-1/"), Some("m-1"));
         assert_eq!(logged_model_source("models:/fraud/1"), None);
+    }
+
+    #[test]
+    fn cards_are_bounded() {
+        assert!(validate_card(&ModelCard::default()).is_ok());
+        let owners = ModelCard {
+            owners: vec![" ".into()],
+            ..Default::default()
+        };
+        assert!(validate_card(&owners).is_err());
+        let huge = ModelCard {
+            limitations: "x".repeat(MAX_CARD_FIELD_BYTES + 1),
+            ..Default::default()
+        };
+        assert!(validate_card(&huge).is_err());
     }
 }

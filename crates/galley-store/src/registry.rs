@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use galley_core::StoreFailure;
 use galley_registry::model::*;
 use galley_registry::{RegistryError, RegistryStore};
 use galley_tracking::model::{KeyValue, Page};
@@ -17,7 +18,7 @@ type Result<T> = std::result::Result<T, RegistryError>;
 
 const MODEL_COLUMNS: &str = "m.name, m.creation_timestamp, m.last_updated_timestamp, m.description";
 const VERSION_COLUMNS: &str = "v.name, v.version, v.creation_timestamp, v.last_updated_timestamp, \
-     v.user_id, v.current_stage, v.description, v.source, v.storage_location, v.run_id, v.run_link, v.model_id";
+     v.user_id, v.current_stage, v.description, v.source, v.storage_location, v.run_id, v.run_link, v.model_id, v.signature";
 
 fn model_not_found(name: &str) -> RegistryError {
     RegistryError::NotFound(format!("Registered Model with name={name} not found"))
@@ -58,7 +59,23 @@ fn version_from_row(row: &AnyRow) -> Result<ModelVersion> {
         model_id: col(row, "model_id")?,
         tags: Vec::new(),
         aliases: Vec::new(),
+        signature: col::<Option<String>>(row, "signature")?
+            .map(|text| from_json(&text, "signature"))
+            .transpose()?,
     })
+}
+
+/// Reads a JSON column this store wrote; a value it cannot read is corruption, not bad input.
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, column: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        RegistryError::Store(StoreFailure::Internal(format!(
+            "unreadable {column} column: {e}"
+        )))
+    })
+}
+
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("registry values serialize to JSON")
 }
 
 fn unique_names<'a>(names: impl Iterator<Item = &'a String>) -> Vec<String> {
@@ -676,5 +693,75 @@ impl RegistryStore for SqlStore {
             RegistryError::InvalidParameter(format!("Registered model alias {alias} not found."))
         })?;
         fetch_version(self, name, col(&row, "version")?).await
+    }
+
+    async fn set_signature(
+        &self,
+        name: &str,
+        version: i64,
+        signature: &ModelSignature,
+    ) -> Result<()> {
+        let query = sql!(
+            "UPDATE model_versions SET signature = $1 WHERE name = $2 AND version = $3",
+            to_json(signature),
+            name,
+            version
+        );
+        change_one(self, query, || version_not_found(name, version)).await
+    }
+
+    async fn put_model_card(
+        &self,
+        name: &str,
+        version: i64,
+        card: &ModelCard,
+        now: i64,
+    ) -> Result<()> {
+        fetch_version(self, name, version).await?;
+        sql!(
+            "INSERT INTO model_cards (name, version, intended_use, limitations, training_data, owners, \
+             markdown, updated_timestamp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (name, version) DO UPDATE SET intended_use = excluded.intended_use, \
+             limitations = excluded.limitations, training_data = excluded.training_data, \
+             owners = excluded.owners, markdown = excluded.markdown, \
+             updated_timestamp = excluded.updated_timestamp",
+            name,
+            version,
+            &card.intended_use,
+            &card.limitations,
+            &card.training_data,
+            to_json(&card.owners),
+            &card.markdown,
+            now
+        )
+        .query()
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn get_model_card(&self, name: &str, version: i64) -> Result<Option<ModelCard>> {
+        fetch_version(self, name, version).await?;
+        let row = sql!(
+            "SELECT intended_use, limitations, training_data, owners, markdown FROM model_cards \
+             WHERE name = $1 AND version = $2",
+            name,
+            version
+        )
+        .query()
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?;
+        row.map(|row| {
+            Ok(ModelCard {
+                intended_use: col(&row, "intended_use")?,
+                limitations: col(&row, "limitations")?,
+                training_data: col(&row, "training_data")?,
+                owners: from_json(&col::<String>(&row, "owners")?, "owners")?,
+                markdown: col(&row, "markdown")?,
+            })
+        })
+        .transpose()
     }
 }

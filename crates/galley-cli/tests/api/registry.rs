@@ -236,3 +236,75 @@ async fn registry_routes_are_in_the_openapi_document() {
         .unwrap()
         .contains_key("delete"));
 }
+
+#[tokio::test]
+async fn native_cards_lineage_and_signatures() {
+    let app = spawn_app().await;
+    let run = app.create_run().await;
+    app.post("registered-models/create", json!({ "name": "m" }))
+        .await;
+    register(&app, "m", &run).await;
+    let url = |tail: &str| app.url(&format!("/api/v1/models/m/versions/1/{tail}"));
+
+    let response = app.http.get(url("card")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+    let response = app
+        .http
+        .put(url("card"))
+        .json(&json!({ "intended_use": "demo", "owners": [""] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400, "an empty owner is refused");
+    let response = app
+        .http
+        .put(url("card"))
+        .json(&json!({ "intended_use": "demo", "owners": ["a"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let card: Value = app
+        .http
+        .get(url("card"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(card["card"]["owners"], json!(["a"]));
+    let response = app.http.get(url("card/markdown")).send().await.unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/markdown; charset=utf-8"
+    );
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("## Intended use\n\ndemo"));
+
+    let lineage: Value = app
+        .http
+        .get(url("lineage"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(lineage["run"]["run_id"], run.as_str());
+    assert_eq!(lineage["experiment"]["experiment_id"], "0");
+
+    // A runs:/ source without an ONNX file has no signature.
+    let response = app.http.get(url("signature")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+    let response = app
+        .http
+        .get(app.url("/api/v1/models/m/versions/x/lineage"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+}

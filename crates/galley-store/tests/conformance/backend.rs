@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use galley_registry::RegistryService;
+use galley_registry::model::{ModelSignature, TensorSpec};
+use galley_registry::{ModelInspector, RegistryService};
 use galley_store::{SqlStore, SqliteSync};
 use galley_tracking::TrackingService;
 
@@ -51,7 +52,11 @@ impl Backend {
     pub fn registry(&self) -> (RegistryService, TrackingService) {
         let tracking = self.tracking();
         (
-            RegistryService::new(Arc::new(self.store.clone()), tracking.clone()),
+            RegistryService::new(
+                Arc::new(self.store.clone()),
+                tracking.clone(),
+                Arc::new(OnnxByName),
+            ),
             tracking,
         )
     }
@@ -72,4 +77,24 @@ impl Backend {
 async fn admin_pool(url: &str) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
     sqlx::AnyPool::connect(url).await.unwrap()
+}
+
+/// Stands in for the serving layer's inspector: any location ending in `.onnx` "holds" a model
+/// with one FP32 input, so the cases can check that signatures are stored and travel.
+struct OnnxByName;
+
+#[async_trait::async_trait]
+impl ModelInspector for OnnxByName {
+    async fn inspect(&self, storage_location: &str) -> Option<ModelSignature> {
+        storage_location.ends_with(".onnx").then(|| ModelSignature {
+            format: "onnx".into(),
+            path: String::new(),
+            inputs: vec![TensorSpec {
+                name: "x".into(),
+                datatype: "FP32".into(),
+                shape: vec![None, Some(4)],
+            }],
+            outputs: vec![],
+        })
+    }
 }

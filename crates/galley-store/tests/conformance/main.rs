@@ -43,6 +43,7 @@ conformance!(
     aliases,
     stages_and_latest_versions,
     search_registry,
+    signatures_cards_and_lineage,
 );
 
 conformance!(

@@ -1,9 +1,9 @@
 //! Registry store cases, driven through the registry service as the HTTP layer drives it.
 
-use galley_registry::model::Stage;
+use galley_registry::model::{ModelCard, Stage};
 use galley_registry::service::CreateVersion;
 use galley_registry::{RegistryError, RegistryService};
-use galley_tracking::model::KeyValue;
+use galley_tracking::model::{Dataset, DatasetInput, KeyValue, Metric};
 use galley_tracking::service::{CreateRun, NewLoggedModelRequest, SearchRequest};
 use galley_tracking::TrackingService;
 
@@ -399,4 +399,97 @@ pub async fn search_registry((r, t): Services) {
     );
     assert_eq!(versions("version_number > 1").await, ["alpha/2"]);
     assert_eq!(versions("source_path LIKE 's3://%'").await.len(), 3);
+}
+
+pub async fn signatures_cards_and_lineage((r, t): Services) {
+    let run = t.create_run(CreateRun::default()).await.unwrap();
+    let run_id = run.info.run_id.clone();
+    t.log_batch(
+        &run_id,
+        &[Metric {
+            key: "auc".into(),
+            value: 0.9,
+            timestamp: 1,
+            step: 0,
+            model_id: None,
+            dataset_name: None,
+            dataset_digest: None,
+        }],
+        &[KeyValue::new("depth", "4")],
+        &[],
+    )
+    .await
+    .unwrap();
+    let dataset = DatasetInput {
+        tags: vec![KeyValue::new("mlflow.data.context", "training")],
+        dataset: Dataset {
+            name: "payments".into(),
+            digest: "abc123".into(),
+            source_type: "local".into(),
+            source: "/data/payments.parquet".into(),
+            schema: None,
+            profile: None,
+        },
+    };
+    t.log_inputs(&run_id, &[dataset], &[]).await.unwrap();
+    r.create_registered_model("m", None, &[]).await.unwrap();
+
+    let plain = r
+        .create_model_version(version("m", "s3://bucket/model.pkl", Some(&run_id)))
+        .await
+        .unwrap();
+    assert_eq!(plain.signature, None);
+    let onnx = r
+        .create_model_version(version("m", "s3://bucket/model.onnx", Some(&run_id)))
+        .await
+        .unwrap();
+    let signature = onnx.signature.clone().expect("inspected at registration");
+    assert_eq!(signature.inputs[0].shape, vec![None, Some(4)]);
+
+    let card = ModelCard {
+        intended_use: "Scoring payments".into(),
+        owners: vec!["risk".into(), "ml-platform".into()],
+        markdown: "Notes".into(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        r.get_model_card("m", "2").await,
+        Err(RegistryError::NotFound(_))
+    ));
+    r.put_model_card("m", "2", &card).await.unwrap();
+    assert!(matches!(
+        r.put_model_card("m", "9", &card).await,
+        Err(RegistryError::NotFound(_))
+    ));
+
+    r.rename_registered_model("m", "m2").await.unwrap();
+    let renamed = r.get_model_version("m2", "2").await.unwrap();
+    assert_eq!(renamed.signature, Some(signature));
+    assert_eq!(r.get_model_card("m2", "2").await.unwrap(), card);
+    let markdown = r.render_model_card("m2", "2").await.unwrap();
+    assert!(markdown.contains("Scoring payments") && markdown.contains("| auc | 0.9 |"));
+    assert!(markdown.contains("payments (digest abc123"), "{markdown}");
+
+    let lineage = r.lineage("m2", "2").await.unwrap();
+    let run = lineage.run.expect("the version's run");
+    assert_eq!(run.params, vec![KeyValue::new("depth", "4")]);
+    assert_eq!(run.dataset_inputs[0].dataset.digest, "abc123");
+    assert_eq!(
+        lineage.experiment.unwrap().experiment_id,
+        run.info.experiment_id
+    );
+    assert!(lineage.logged_model.is_none());
+
+    // A deleted run drops out of the lineage instead of breaking it.
+    t.delete_run(&run_id).await.unwrap();
+    assert!(r.lineage("m2", "1").await.is_ok());
+
+    r.delete_model_version("m2", "2").await.unwrap();
+    r.create_model_version(version("m2", "s3://bucket/other.pkl", Some(&run_id)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        r.get_model_card("m2", "3").await,
+        Err(RegistryError::NotFound(_))
+    ));
 }

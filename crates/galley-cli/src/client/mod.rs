@@ -1,5 +1,7 @@
 //! Client subcommands: talk to a running server over its HTTP API and print tables or JSON.
 
+pub mod models;
+
 use anyhow::{bail, Context as _};
 use serde_json::{json, Value};
 
@@ -17,19 +19,25 @@ impl Client {
         }
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+    /// Sends `request`; a non-2xx answer becomes an error carrying the server's code and message.
+    async fn respond(&self, request: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
         let response = request
             .send()
             .await
             .with_context(|| format!("cannot reach the Galley server at {}", self.base))?;
         let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
+            let body: Value = response.json().await.unwrap_or(Value::Null);
             let code = body["error_code"].as_str().unwrap_or("ERROR");
             let message = body["message"].as_str().unwrap_or("no message");
             bail!("{code} ({status}): {message}");
         }
-        Ok(body)
+        Ok(response)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let response = self.respond(request).await?;
+        Ok(response.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> anyhow::Result<Value> {
@@ -41,12 +49,44 @@ impl Client {
         self.send(self.http.post(format!("{}{path}", self.base)).json(body))
             .await
     }
+
+    /// The server's URL with `segments` appended, each percent-encoded (model names may hold
+    /// spaces or `#`).
+    fn url(&self, segments: &[&str]) -> anyhow::Result<reqwest::Url> {
+        let mut url = reqwest::Url::parse(&self.base)
+            .with_context(|| format!("invalid server URL {}", self.base))?;
+        url.path_segments_mut()
+            .map_err(|()| anyhow::anyhow!("invalid server URL {}", self.base))?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    /// Sends an optional JSON body with any method to the path made of `segments`.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        segments: &[&str],
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self.http.request(method, self.url(segments)?);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.send(request).await
+    }
+
+    /// GETs a text (non-JSON) resource at the path made of `segments`.
+    pub async fn get_text(&self, segments: &[&str]) -> anyhow::Result<String> {
+        let response = self.respond(self.http.get(self.url(segments)?)).await?;
+        Ok(response.text().await?)
+    }
 }
 
-const API: &str = "/api/2.0/mlflow";
+pub(crate) const API: &str = "/api/2.0/mlflow";
 
 /// Prints rows as aligned columns.
-fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn print_table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -67,7 +107,7 @@ fn print_table(headers: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-fn text(v: &Value) -> String {
+pub(crate) fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
@@ -75,7 +115,7 @@ fn text(v: &Value) -> String {
     }
 }
 
-fn print_json(value: &Value) -> anyhow::Result<()> {
+pub(crate) fn print_json(value: &Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
