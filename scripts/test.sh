@@ -3,6 +3,8 @@
 # the Python scenarios with the real MLflow client against a real Galley server.
 #
 # PostgreSQL cases run when GALLEY_TEST_POSTGRES_URL is set (e.g. postgres://postgres@127.0.0.1:5432/test).
+# S3 artifact-store cases run against GALLEY_TEST_S3_ENDPOINT (with the AWS_* variables pointing at
+# it); when it is not set, a throwaway moto server is started for this run and stopped at exit.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,6 +15,18 @@ if [[ -z "${GALLEY_TEST_POSTGRES_URL:-}" ]]; then
     echo "================================================================================" >&2
     echo "SKIPPING PostgreSQL conformance cases: GALLEY_TEST_POSTGRES_URL is not set." >&2
     echo "================================================================================" >&2
+fi
+
+if [[ -z "${GALLEY_TEST_S3_ENDPOINT:-}" ]]; then
+    if s3_env="$(scripts/s3-test-server.sh)"; then
+        eval "$s3_env"
+        s3_pid="$GALLEY_S3_SERVER_PID"
+        trap 'kill "$s3_pid" 2>/dev/null || true' EXIT
+    else
+        echo "================================================================================" >&2
+        echo "SKIPPING S3 artifact-store cases: the moto S3 test server could not be started." >&2
+        echo "================================================================================" >&2
+    fi
 fi
 
 echo "--- cargo test --workspace"

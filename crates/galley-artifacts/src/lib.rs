@@ -4,13 +4,18 @@
 mod path;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt as _, TryStreamExt as _};
 use galley_core::{ErrorCode, HasErrorCode};
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
-use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload, WriteMultipart};
+use object_store::prefix::PrefixStore;
+use object_store::{
+    ClientOptions, ObjectStore, ObjectStoreExt as _, PutPayload, RetryConfig, WriteMultipart,
+};
 
 pub use path::{validate, ArtifactPath};
 
@@ -20,10 +25,18 @@ pub enum ArtifactError {
     InvalidPath(String),
     #[error("Artifact '{0}' not found")]
     NotFound(String),
-    #[error("unsupported artifact root '{0}': use a local folder path or file:// URL")]
+    #[error(
+        "unsupported artifact root '{0}': use a local folder path, a file:// URL or s3://bucket[/prefix]"
+    )]
     UnsupportedRoot(String),
+    #[error("invalid artifact root '{root}': {reason}")]
+    InvalidRoot { root: String, reason: String },
     #[error("artifact storage error: {0}")]
-    Storage(#[from] object_store::Error),
+    Storage(object_store::Error),
+    /// The backing store could not serve the request but may on retry: unreachable, overloaded,
+    /// or (S3) the bucket is missing or the endpoint refused the request's configuration.
+    #[error("artifact storage unavailable: {0}")]
+    Unavailable(object_store::Error),
     #[error("upload interrupted: {0}")]
     Upload(String),
 }
@@ -31,15 +44,51 @@ pub enum ArtifactError {
 impl HasErrorCode for ArtifactError {
     fn code(&self) -> ErrorCode {
         match self {
-            ArtifactError::InvalidPath(_) | ArtifactError::UnsupportedRoot(_) => {
-                ErrorCode::InvalidParameterValue
-            }
+            ArtifactError::InvalidPath(_)
+            | ArtifactError::UnsupportedRoot(_)
+            | ArtifactError::InvalidRoot { .. } => ErrorCode::InvalidParameterValue,
             ArtifactError::NotFound(_) => ErrorCode::ResourceDoesNotExist,
             ArtifactError::Upload(_) => ErrorCode::BadRequest,
             ArtifactError::Storage(object_store::Error::NotFound { .. }) => {
                 ErrorCode::ResourceDoesNotExist
             }
             ArtifactError::Storage(_) => ErrorCode::InternalError,
+            ArtifactError::Unavailable(_) => ErrorCode::TemporarilyUnavailable,
+        }
+    }
+}
+
+impl From<object_store::Error> for ArtifactError {
+    fn from(error: object_store::Error) -> Self {
+        if is_unavailable(&error) {
+            ArtifactError::Unavailable(error)
+        } else {
+            ArtifactError::Storage(error)
+        }
+    }
+}
+
+/// Whether a failure is the backend's rather than the request's, so that clients (MLflow's
+/// retries 5xx for minutes) get a 503 and try again. Local-folder failures keep their old
+/// mapping: a full disk or a permission error is not going to pass on its own.
+fn is_unavailable(error: &object_store::Error) -> bool {
+    match error {
+        // Whatever S3 answers that object_store does not map to a specific variant has already
+        // been retried: transport failures, 5xx and throttling, and requests the endpoint refused
+        // because of the server's configuration (region, bucket). None is the client's fault.
+        object_store::Error::Generic { store: "S3", .. } => true,
+        // S3 says 404 for a missing bucket too; that is a misconfigured server, not a missing
+        // artifact. The code is in the response body, which object_store keeps in the message.
+        object_store::Error::NotFound { .. } => error.to_string().contains("NoSuchBucket"),
+        _ => {
+            let mut source = std::error::Error::source(error);
+            while let Some(inner) = source {
+                if inner.is::<object_store::client::HttpError>() {
+                    return true;
+                }
+                source = inner.source();
+            }
+            false
         }
     }
 }
@@ -68,13 +117,20 @@ pub struct ArtifactStore {
 }
 
 impl ArtifactStore {
-    /// Opens the store at `root`: a folder path or `file://` URL, created when missing.
+    /// Opens the store at `root`: a folder path or `file://` URL, created when missing, or
+    /// `s3://bucket[/prefix]`, configured by the standard `AWS_*` environment variables
+    /// (`AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP=true` for S3-compatible servers). Nothing is
+    /// contacted here; [`ArtifactStore::check`] does that.
     pub fn open(root: &str) -> Result<ArtifactStore> {
-        let folder = match root.split_once("://") {
-            None => root,
-            Some(("file", rest)) => rest,
-            Some(_) => return Err(ArtifactError::UnsupportedRoot(root.to_string())),
-        };
+        match root.split_once("://") {
+            None => Self::open_folder(root, root),
+            Some(("file", folder)) => Self::open_folder(folder, root),
+            Some(("s3", location)) => Self::open_s3(location, root),
+            Some(_) => Err(ArtifactError::UnsupportedRoot(root.to_string())),
+        }
+    }
+
+    fn open_folder(folder: &str, root: &str) -> Result<ArtifactStore> {
         std::fs::create_dir_all(folder).map_err(|e| {
             ArtifactError::Storage(object_store::Error::Generic {
                 store: "LocalFileSystem",
@@ -84,6 +140,43 @@ impl ArtifactStore {
         let local = LocalFileSystem::new_with_prefix(folder)?.with_automatic_cleanup(true);
         Ok(ArtifactStore {
             inner: Arc::new(local),
+            root: root.to_string(),
+        })
+    }
+
+    /// `location` is `bucket[/prefix]`; every key lives under the prefix, so several servers (or
+    /// a server and other data) can share a bucket.
+    fn open_s3(location: &str, root: &str) -> Result<ArtifactStore> {
+        let invalid = |reason: String| ArtifactError::InvalidRoot {
+            root: root.to_string(),
+            reason,
+        };
+        let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+        // Legacy buckets may hold capitals and underscores; anything else (`?`, `@`, `:`)
+        // would be silently reinterpreted inside the request URL.
+        let valid_bucket = !bucket.is_empty()
+            && bucket
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        if !valid_bucket {
+            return Err(invalid(format!("'{bucket}' is not an S3 bucket name")));
+        }
+        let prefix = match prefix.trim_end_matches('/') {
+            "" => None,
+            p => {
+                Some(validate(p).map_err(|_| invalid(format!("'{p}' is not a valid key prefix")))?)
+            }
+        };
+        let s3 = s3_builder_from_env()
+            .with_bucket_name(bucket)
+            .build()
+            .map_err(|e| invalid(e.to_string()))?;
+        let inner: Arc<dyn ObjectStore> = match prefix {
+            Some(prefix) => Arc::new(PrefixStore::new(s3, prefix.as_object_path().clone())),
+            None => Arc::new(s3),
+        };
+        Ok(ArtifactStore {
+            inner,
             root: root.to_string(),
         })
     }
@@ -98,6 +191,13 @@ impl ArtifactStore {
 
     pub fn root(&self) -> &str {
         &self.root
+    }
+
+    /// Lists the root once, so a caller can fail at startup on an unreachable store, a missing
+    /// bucket or rejected credentials instead of on the first request.
+    pub async fn check(&self) -> Result<()> {
+        self.inner.list_with_delimiter(None).await?;
+        Ok(())
     }
 
     /// Streams `body` into `path`. The object appears only once the whole body arrived, so a
@@ -151,7 +251,9 @@ impl ArtifactStore {
         let prefix = dir.map(|d| d.as_object_path());
         let listing = match self.inner.list_with_delimiter(prefix).await {
             Ok(listing) => listing,
-            Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
+            Err(e @ object_store::Error::NotFound { .. }) if !is_unavailable(&e) => {
+                return Ok(Vec::new())
+            }
             Err(e) => return Err(e.into()),
         };
         let mut entries: Vec<ArtifactEntry> = listing
@@ -175,7 +277,7 @@ impl ArtifactStore {
         Ok(entries)
     }
 
-    /// Deletes a file, or everything under a directory.
+    /// Deletes a file, or everything under a directory. A missing path is `NotFound`.
     pub async fn delete(&self, path: &ArtifactPath) -> Result<()> {
         let children: Vec<_> = self
             .inner
@@ -184,6 +286,11 @@ impl ArtifactStore {
             .try_collect()
             .await?;
         if children.is_empty() {
+            // S3 acknowledges deleting a missing key; ask first so every backend says NotFound.
+            self.inner
+                .head(path.as_object_path())
+                .await
+                .map_err(|e| not_found_as(e, path))?;
             return self
                 .inner
                 .delete(path.as_object_path())
@@ -197,77 +304,42 @@ impl ArtifactStore {
     }
 }
 
-fn not_found_as(error: object_store::Error, path: &ArtifactPath) -> ArtifactError {
-    match error {
-        object_store::Error::NotFound { .. } => ArtifactError::NotFound(path.to_string()),
-        other => ArtifactError::Storage(other),
+/// `AmazonS3Builder::from_env`, over Galley's defaults instead of object_store's, so that the
+/// `AWS_*` variables (`AWS_TIMEOUT`, `AWS_READ_TIMEOUT` included) still have the last word.
+fn s3_builder_from_env() -> AmazonS3Builder {
+    // object_store's 30 s request timeout runs until the response body is read, which would cut
+    // off every download that a client reads for longer; stalls are caught per read instead.
+    let options = ClientOptions::new()
+        .with_timeout_disabled()
+        .with_read_timeout(Duration::from_secs(60));
+    let mut builder = AmazonS3Builder::new()
+        .with_client_options(options)
+        // The defaults retry for up to 3 minutes, longer than the MLflow client waits for an
+        // answer (120 s); that client retries 5xx itself, so fail fast and let it.
+        .with_retry(RetryConfig {
+            max_retries: 3,
+            retry_timeout: Duration::from_secs(20),
+            ..RetryConfig::default()
+        });
+    // `vars_os`, not `vars`: one non-UTF-8 variable anywhere must not panic the server.
+    for (key, value) in std::env::vars_os() {
+        let (Some(key), Some(value)) = (key.to_str(), value.to_str()) else {
+            continue;
+        };
+        if key.starts_with("AWS_") {
+            if let Ok(config_key) = key.to_ascii_lowercase().parse() {
+                builder = builder.with_config(config_key, value);
+            }
+        }
     }
+    builder
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn store() -> (tempfile::TempDir, ArtifactStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ArtifactStore::open(dir.path().to_str().unwrap()).unwrap();
-        (dir, store)
-    }
-
-    #[tokio::test]
-    async fn streams_in_lists_and_deletes() {
-        let (_dir, store) = store();
-        let path = validate("1/run/artifacts/model/MLmodel").unwrap();
-        let chunks = futures::stream::iter(vec![
-            Ok::<_, std::io::Error>(Bytes::from_static(b"flavors:")),
-            Ok(Bytes::from_static(b" {}\n")),
-        ]);
-        assert_eq!(store.put(&path, chunks).await.unwrap(), 12);
-        let download = store.get(&path).await.unwrap();
-        assert_eq!(download.size, 12);
-        let body: Vec<Bytes> = download.stream.try_collect().await.unwrap();
-        assert_eq!(body.concat(), b"flavors: {}\n");
-
-        let listing = store
-            .list(Some(&validate("1/run/artifacts").unwrap()))
-            .await
-            .unwrap();
-        assert_eq!(
-            listing,
-            vec![ArtifactEntry {
-                name: "model".into(),
-                is_dir: true,
-                size: None
-            }]
-        );
-        assert!(store
-            .list(Some(&validate("nothing/here").unwrap()))
-            .await
-            .unwrap()
-            .is_empty());
-
-        store
-            .delete(&validate("1/run/artifacts/model").unwrap())
-            .await
-            .unwrap();
-        assert!(matches!(
-            store.get(&path).await,
-            Err(ArtifactError::NotFound(_))
-        ));
-    }
-
-    #[tokio::test]
-    async fn failed_upload_leaves_nothing() {
-        let (_dir, store) = store();
-        let path = validate("a/b.bin").unwrap();
-        let chunks = futures::stream::iter(vec![
-            Ok(Bytes::from_static(b"partial")),
-            Err(std::io::Error::other("client went away")),
-        ]);
-        assert!(store.put(&path, chunks).await.is_err());
-        assert!(matches!(
-            store.get(&path).await,
-            Err(ArtifactError::NotFound(_))
-        ));
+fn not_found_as(error: object_store::Error, path: &ArtifactPath) -> ArtifactError {
+    match error {
+        object_store::Error::NotFound { .. } if !is_unavailable(&error) => {
+            ArtifactError::NotFound(path.to_string())
+        }
+        other => other.into(),
     }
 }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use galley_cli::client::deployments::{self, DeploymentArgs};
 use galley_cli::client::models::{self, AliasAction};
 use galley_cli::client::{self, Client, RunListArgs};
 use galley_cli::server::{shutdown_signal, Server, ServerConfig};
@@ -57,7 +58,8 @@ enum Command {
         /// Metadata database: sqlite://PATH or postgres://USER@HOST/DB (default: SQLite in the data dir).
         #[arg(long, env = "GALLEY_DATABASE_URL")]
         database_url: Option<String>,
-        /// Artifact store root: a folder or file:// URL (default: <data-dir>/artifacts).
+        /// Artifact store root: a folder, file:// URL or s3://BUCKET[/PREFIX], S3 configured by the
+        /// standard AWS_* variables such as AWS_ENDPOINT_URL (default: <data-dir>/artifacts).
         #[arg(long, env = "GALLEY_ARTIFACT_ROOT")]
         artifact_root: Option<String>,
         /// SQLite durability.
@@ -73,6 +75,98 @@ enum Command {
     /// Registered models: versions, aliases, model cards and lineage.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Deployments: serve registry versions, change them without downtime, roll back.
+    #[command(subcommand)]
+    Deployments(DeploymentsCommand),
+}
+
+/// Settings shared by `deployments create` and `deployments update`.
+#[derive(clap::Args)]
+struct DeploymentFlags {
+    /// Serve this version.
+    #[arg(long, conflicts_with = "alias")]
+    version: Option<i64>,
+    /// Serve the version this alias points at (resolved now and on each update).
+    #[arg(long)]
+    alias: Option<String>,
+    /// A fixed number of in-process replicas (worker slots).
+    #[arg(long)]
+    replicas: Option<u32>,
+    /// Autoscale between --min-replicas and --max-replicas by queue depth.
+    #[arg(long)]
+    min_replicas: Option<u32>,
+    #[arg(long)]
+    max_replicas: Option<u32>,
+    #[arg(long)]
+    max_batch_size: Option<u32>,
+    #[arg(long)]
+    max_batch_delay_ms: Option<u32>,
+    /// Requests waiting per version before new ones get 429.
+    #[arg(long)]
+    max_queue: Option<u32>,
+    /// Send PERCENT of requests to VERSION: VERSION:PERCENT, or off.
+    #[arg(long)]
+    canary: Option<String>,
+    /// Copy PERCENT of requests to VERSION and record its answers: VERSION:PERCENT, or off.
+    #[arg(long)]
+    shadow: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+impl DeploymentFlags {
+    fn args(&self, model: Option<String>) -> DeploymentArgs {
+        DeploymentArgs {
+            model,
+            version: self.version,
+            alias: self.alias.clone(),
+            replicas: self.replicas,
+            min_replicas: self.min_replicas,
+            max_replicas: self.max_replicas,
+            max_batch_size: self.max_batch_size,
+            max_batch_delay_ms: self.max_batch_delay_ms,
+            max_queue: self.max_queue,
+            canary: self.canary.clone(),
+            shadow: self.shadow.clone(),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum DeploymentsCommand {
+    /// Deploy a registered model version: `create NAME --model MODEL (--version N | --alias A)`.
+    Create {
+        name: String,
+        #[arg(long)]
+        model: String,
+        #[command(flatten)]
+        flags: DeploymentFlags,
+    },
+    /// List deployments.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a deployment with its loaded versions, replicas and queues.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a deployment; the serving version keeps answering until the new one is warm.
+    Update {
+        name: String,
+        #[command(flatten)]
+        flags: DeploymentFlags,
+    },
+    /// Serve the version that served before the last change.
+    Rollback {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a deployment and unload its versions.
+    Delete { name: String },
 }
 
 #[derive(Subcommand)]
@@ -292,6 +386,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 version,
                 json,
             } => models::lineage(&client, &name, &version, json).await,
+        },
+        Command::Deployments(command) => match command {
+            DeploymentsCommand::Create { name, model, flags } => {
+                deployments::create(&client, &name, &flags.args(Some(model)), flags.json).await
+            }
+            DeploymentsCommand::List { json } => deployments::list(&client, json).await,
+            DeploymentsCommand::Show { name, json } => {
+                deployments::show(&client, &name, json).await
+            }
+            DeploymentsCommand::Update { name, flags } => {
+                deployments::update(&client, &name, &flags.args(None), flags.json).await
+            }
+            DeploymentsCommand::Rollback { name, json } => {
+                deployments::rollback(&client, &name, json).await
+            }
+            DeploymentsCommand::Delete { name } => deployments::delete(&client, &name).await,
         },
     }
 }

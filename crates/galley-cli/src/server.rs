@@ -8,7 +8,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use galley_artifacts::ArtifactStore;
 use galley_http::AppState;
-use galley_registry::{NoInspection, RegistryService};
+use galley_inference::{ArtifactInspector, ServingService};
+use galley_registry::RegistryService;
 use galley_store::{SqlStore, SqliteSync};
 use galley_tracking::TrackingService;
 use tokio::net::TcpListener;
@@ -55,12 +56,17 @@ impl Server {
             ArtifactStore::open(&artifact_root).context("opening the artifact store")?;
         let probe = store.clone();
         let tracking = TrackingService::new(Arc::new(store.clone()), PROXIED_ARTIFACT_ROOT);
+        let registry = RegistryService::new(
+            Arc::new(store.clone()),
+            tracking.clone(),
+            Arc::new(ArtifactInspector::new(artifacts.clone())),
+        );
+        let serving =
+            ServingService::new(Arc::new(store.clone()), registry.clone(), artifacts.clone());
+        serving.start().await.context("loading deployments")?;
         let state = AppState {
-            registry: RegistryService::new(
-                Arc::new(store.clone()),
-                tracking.clone(),
-                Arc::new(NoInspection),
-            ),
+            registry,
+            serving,
             tracking,
             artifacts,
             prometheus: galley_http::observability::prometheus(),

@@ -6,6 +6,7 @@ mod extract;
 pub mod mlflow;
 mod native;
 pub mod observability;
+mod oip;
 mod routes;
 
 use std::future::Future;
@@ -16,6 +17,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{Json, Router};
 use galley_artifacts::ArtifactStore;
+use galley_inference::ServingService;
 use galley_registry::RegistryService;
 use galley_tracking::TrackingService;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -30,6 +32,7 @@ pub type HealthCheck = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = bool> + Send>
 pub struct AppState {
     pub tracking: TrackingService,
     pub registry: RegistryService,
+    pub serving: ServingService,
     pub artifacts: ArtifactStore,
     pub prometheus: PrometheusHandle,
     pub health_check: HealthCheck,
@@ -43,11 +46,15 @@ pub fn router(state: AppState) -> Router {
     let registry = mlflow::registry_routes();
     let artifacts = mlflow::artifact_routes();
     let models = native::model_routes();
+    let deployments = native::deployment_routes();
+    let inference = oip::inference_routes();
     let openapi = Arc::new(routes::openapi(&[
         (mlflow::PREFIXES[0], &tracking),
         (mlflow::PREFIXES[0], &registry),
         (mlflow::ARTIFACT_PREFIXES[0], &artifacts),
         (native::PREFIX, &models),
+        (native::PREFIX, &deployments),
+        ("", &inference),
     ]));
 
     let mut router = Router::new()
@@ -66,6 +73,8 @@ pub fn router(state: AppState) -> Router {
     router = routes::mount(router, &mlflow::PREFIXES, &registry);
     router = routes::mount(router, &mlflow::ARTIFACT_PREFIXES, &artifacts);
     router = routes::mount(router, &[native::PREFIX], &models);
+    router = routes::mount(router, &[native::PREFIX], &deployments);
+    router = routes::mount(router, &[""], &inference);
     router
         .fallback(error::endpoint_not_found)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

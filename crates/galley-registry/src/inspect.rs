@@ -12,13 +12,3 @@ pub trait ModelInspector: Send + Sync {
     /// the implementation logs why.
     async fn inspect(&self, storage_location: &str) -> Option<ModelSignature>;
 }
-
-/// For registries that never inspect (tests, or a server without serving).
-pub struct NoInspection;
-
-#[async_trait]
-impl ModelInspector for NoInspection {
-    async fn inspect(&self, _storage_location: &str) -> Option<ModelSignature> {
-        None
-    }
-}

@@ -16,6 +16,6 @@ pub mod store;
 pub mod validation;
 
 pub use error::RegistryError;
-pub use inspect::{ModelInspector, NoInspection};
+pub use inspect::ModelInspector;
 pub use service::RegistryService;
 pub use store::RegistryStore;

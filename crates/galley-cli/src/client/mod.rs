@@ -1,5 +1,6 @@
 //! Client subcommands: talk to a running server over its HTTP API and print tables or JSON.
 
+pub mod deployments;
 pub mod models;
 
 use anyhow::{bail, Context as _};

@@ -322,7 +322,11 @@ fn render_lineage(graph: &Value) -> String {
         out += "  deployments: none\n";
     } else {
         for d in &deployments {
-            out += &format!("  deployment: {}\n", text(&d["name"]));
+            out += &format!(
+                "  deployment: {} ({})\n",
+                text(&d["name"]),
+                text(&d["role"])
+            );
         }
     }
     out

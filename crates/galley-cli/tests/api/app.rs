@@ -1,4 +1,5 @@
-//! `spawn_app`: a fresh server on an ephemeral port, shut down when the handle drops.
+//! `spawn_app`: a fresh server on an ephemeral port, shut down when the handle drops;
+//! `spawn_app_with` adjusts its configuration first.
 
 use galley_cli::server::{Server, ServerConfig};
 use galley_store::SqliteSync;
@@ -12,8 +13,13 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// `spawn_app` with the configuration adjusted first, e.g. another artifact root.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         host: "127.0.0.1".into(),
         port: 0,
         data_dir: data_dir.path().to_path_buf(),
@@ -21,6 +27,7 @@ pub async fn spawn_app() -> TestApp {
         artifact_root: None,
         sqlite_sync: SqliteSync::Normal,
     };
+    tweak(&mut config);
     let server = Server::build(&config).await.unwrap();
     let address = server.local_addr().unwrap();
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -7,3 +7,5 @@ mod durability;
 mod errors;
 mod observability;
 mod registry;
+mod s3;
+mod serving;

@@ -308,3 +308,72 @@ async fn native_cards_lineage_and_signatures() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 400);
 }
+
+/// An sklearn model exported by skl2onnx (see scripts/make_onnx_fixtures.py).
+const IRIS_ONNX: &[u8] =
+    include_bytes!("../../../galley-onnx/tests/fixtures/logistic_regression_iris.onnx");
+
+#[tokio::test]
+async fn onnx_signatures_are_detected_at_registration() {
+    let app = spawn_app().await;
+    let run = app.create_run().await;
+    let (_, body) = app.get("runs/get", &[("run_id", &run)]).await;
+    let artifact_uri = body["run"]["info"]["artifact_uri"].as_str().unwrap();
+    let artifact_dir = artifact_uri.trim_start_matches("mlflow-artifacts:/");
+    for (file, bytes) in [
+        ("model/nested/model.onnx", IRIS_ONNX),
+        (
+            "model/MLmodel",
+            b"flavors:\n  onnx:\n    data: nested/model.onnx\n".as_slice(),
+        ),
+        ("broken/model.onnx", b"not onnx".as_slice()),
+    ] {
+        let response = app
+            .http
+            .put(app.url(&format!(
+                "/api/2.0/mlflow-artifacts/artifacts/{artifact_dir}/{file}"
+            )))
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+    }
+    app.post("registered-models/create", json!({ "name": "iris" }))
+        .await;
+    let version = register(&app, "iris", &run).await;
+    assert_eq!(version["version"], "1");
+    let signature: Value = app
+        .http
+        .get(app.url("/api/v1/models/iris/versions/1/signature"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let signature = &signature["signature"];
+    assert_eq!(signature["format"], "onnx");
+    assert_eq!(signature["path"], "nested/model.onnx");
+    assert_eq!(
+        signature["inputs"][0],
+        json!({ "name": "X", "datatype": "FP32", "shape": [null, 4] })
+    );
+    assert_eq!(signature["outputs"][0]["name"], "output_label");
+
+    // A file that is not a model registers anyway, without a signature.
+    let (status, _) = app
+        .post(
+            "model-versions/create",
+            json!({ "name": "iris", "source": format!("runs:/{run}/broken"), "run_id": run }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let response = app
+        .http
+        .get(app.url("/api/v1/models/iris/versions/2/signature"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+}

@@ -1,9 +1,10 @@
 //! Galley's native REST API under `/api/v1`: what no existing client covers. Errors use the same
 //! `{"error_code", "message"}` body and status table as the MLflow routes.
 
+mod deployments;
 mod models;
 
-use axum::routing::{get, put, MethodRouter};
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
 
 use crate::routes::Route;
 use crate::AppState;
@@ -57,6 +58,50 @@ pub fn model_routes() -> Vec<Route> {
             "/models/{name}/versions/{version}/signature",
             "The format and input/output tensors found in a version's files",
             get(m::signature),
+        ),
+    ]
+}
+
+/// Deployments of registry versions, relative to [`PREFIX`].
+pub fn deployment_routes() -> Vec<Route> {
+    use deployments as d;
+    vec![
+        route(
+            "POST",
+            "/deployments",
+            "Deploy a registered model version (by number or alias)",
+            post(d::create),
+        ),
+        route("GET", "/deployments", "List deployments", get(d::list)),
+        route(
+            "GET",
+            "/deployments/{name}",
+            "A deployment with its loaded versions, replicas and queues",
+            get(d::get),
+        ),
+        route(
+            "PATCH",
+            "/deployments/{name}",
+            "Change version, batching, replicas, canary or shadow; the old version serves until the new one is warm",
+            patch(d::update),
+        ),
+        route(
+            "DELETE",
+            "/deployments/{name}",
+            "Delete a deployment and unload its versions",
+            delete(d::delete),
+        ),
+        route(
+            "POST",
+            "/deployments/{name}/rollback",
+            "Serve the version that served before the last change",
+            post(d::rollback),
+        ),
+        route(
+            "GET",
+            "/deployments/{name}/shadow",
+            "The latest shadow answers, compared with the served ones",
+            get(d::shadow),
         ),
     ]
 }

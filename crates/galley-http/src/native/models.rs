@@ -95,7 +95,6 @@ fn lineage_json(l: &Lineage) -> Value {
             "artifact_uri": m.artifact_uri,
             "source_run_id": m.source_run_id,
         })),
-        // Filled in by the serving layer once deployments exist.
         "deployments": [],
     })
 }
@@ -104,9 +103,28 @@ pub async fn lineage(
     State(s): State<AppState>,
     Path((name, version)): Path<(String, String)>,
 ) -> Reply {
-    Ok(Json(lineage_json(
-        &s.registry.lineage(&name, &version).await?,
-    )))
+    let lineage = s.registry.lineage(&name, &version).await?;
+    let number = lineage.version.version;
+    let deployments: Vec<Value> = s
+        .serving
+        .list()
+        .await?
+        .into_iter()
+        .filter(|d| d.deployment.model == name && d.deployment.versions().contains(&number))
+        .map(|d| {
+            let role = if d.deployment.version == number {
+                "serving"
+            } else if d.deployment.canary.is_some_and(|c| c.version == number) {
+                "canary"
+            } else {
+                "shadow"
+            };
+            json!({ "name": d.deployment.name, "role": role, "ready": d.ready })
+        })
+        .collect();
+    let mut graph = lineage_json(&lineage);
+    graph["deployments"] = Value::Array(deployments);
+    Ok(Json(graph))
 }
 
 pub async fn get_card(

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use galley_registry::model::{ModelSignature, TensorSpec};
 use galley_registry::{ModelInspector, RegistryService};
+use galley_serving::DeploymentStore;
 use galley_store::{SqlStore, SqliteSync};
 use galley_tracking::TrackingService;
 
@@ -47,6 +48,10 @@ impl Backend {
 
     pub fn tracking(&self) -> TrackingService {
         TrackingService::new(Arc::new(self.store.clone()), "mlflow-artifacts:")
+    }
+
+    pub fn deployments(&self) -> Arc<dyn DeploymentStore> {
+        Arc::new(self.store.clone())
     }
 
     pub fn registry(&self) -> (RegistryService, TrackingService) {

@@ -3,6 +3,7 @@
 //! report that they skipped.
 
 mod backend;
+mod deployment_cases;
 mod registry_cases;
 mod tracking_cases;
 
@@ -44,6 +45,13 @@ conformance!(
     stages_and_latest_versions,
     search_registry,
     signatures_cards_and_lineage,
+);
+
+conformance!(
+    deployments,
+    deployment_cases,
+    deployments:
+    deployments_round_trip,
 );
 
 conformance!(

@@ -1,0 +1,414 @@
+//! Open Inference Protocol V2 endpoints (`/v2/...`, Triton's binary tensor extension included)
+//! and the KServe V1-style `POST /v1/models/{name}:predict`.
+//!
+//! A deployment is a V2 "model": its name is the deployment name, its versions are the registry
+//! versions it keeps loaded. Errors carry `{"error": ...}`, the key `tritonclient` reads, beside
+//! Galley's `error_code` and `message`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use galley_core::ErrorCode;
+use galley_onnx::{DType, Tensor, TensorData};
+use serde_json::{json, Value};
+
+use super::codec::{decode_request, encode_response, HEADER_LENGTH_HEADER as HEADER_LENGTH};
+use crate::error::ApiError;
+use crate::AppState;
+
+/// An API error rendered for V2 clients.
+pub struct OipError(ApiError);
+
+impl<E: Into<ApiError>> From<E> for OipError {
+    fn from(error: E) -> Self {
+        OipError(error.into())
+    }
+}
+
+impl IntoResponse for OipError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = json!({
+            "error": self.0.message,
+            "error_code": self.0.code.as_str(),
+            "message": self.0.message,
+        });
+        (status, Json(body)).into_response()
+    }
+}
+
+type Reply<T = Json<Value>> = Result<T, OipError>;
+
+fn parse_version(raw: &str) -> Result<i64, OipError> {
+    raw.parse::<i64>().map_err(|_| {
+        OipError(ApiError::invalid(format!(
+            "Model version must be an integer, got '{raw}'"
+        )))
+    })
+}
+
+pub async fn live() -> Json<Value> {
+    Json(json!({ "live": true }))
+}
+
+/// Ready once the metadata store answers; deployments that failed to load report on their own
+/// `/ready` route.
+pub async fn ready(State(s): State<AppState>) -> Response {
+    if (s.health_check)().await {
+        Json(json!({ "ready": true })).into_response()
+    } else {
+        OipError(ApiError::new(
+            ErrorCode::TemporarilyUnavailable,
+            "metadata store unavailable",
+        ))
+        .into_response()
+    }
+}
+
+pub async fn server_metadata() -> Json<Value> {
+    Json(json!({
+        "name": "galley",
+        "version": env!("CARGO_PKG_VERSION"),
+        "extensions": ["binary_tensor_data"],
+    }))
+}
+
+fn dims(shape: &[Option<i64>]) -> Vec<i64> {
+    shape.iter().map(|d| d.unwrap_or(-1)).collect()
+}
+
+fn metadata(s: &AppState, name: &str, version: Option<i64>) -> Reply {
+    let (_, loaded) = s.serving.loaded(name, version)?;
+    let status = s.serving.loaded_versions(name)?;
+    let specs = |specs: &[galley_onnx::TensorSpec]| -> Vec<Value> {
+        specs
+            .iter()
+            .map(|t| json!({ "name": t.name, "datatype": t.dtype.as_str(), "shape": dims(&t.shape) }))
+            .collect()
+    };
+    let signature = loaded.signature();
+    Ok(Json(json!({
+        "name": name,
+        "versions": status.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+        "platform": "onnx",
+        "inputs": specs(&signature.inputs),
+        "outputs": specs(&signature.outputs),
+    })))
+}
+
+pub async fn model_metadata(State(s): State<AppState>, Path(name): Path<String>) -> Reply {
+    metadata(&s, &name, None)
+}
+
+pub async fn version_metadata(
+    State(s): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Reply {
+    metadata(&s, &name, Some(parse_version(&version)?))
+}
+
+fn model_ready(s: &AppState, name: &str, version: Option<i64>) -> Reply {
+    s.serving.loaded(name, version)?;
+    Ok(Json(json!({ "name": name, "ready": true })))
+}
+
+pub async fn model_ready_route(State(s): State<AppState>, Path(name): Path<String>) -> Reply {
+    model_ready(&s, &name, None)
+}
+
+pub async fn version_ready_route(
+    State(s): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Reply {
+    model_ready(&s, &name, Some(parse_version(&version)?))
+}
+
+/// The optional request key that keeps a caller on one canary arm.
+fn routing_key(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("x-galley-routing-key")
+        .and_then(|v| v.to_str().ok())
+}
+
+async fn infer(
+    s: AppState,
+    name: String,
+    version: Option<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply<Response> {
+    let header_length = match headers.get(HEADER_LENGTH) {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .ok_or_else(|| {
+                    ApiError::invalid("Inference-Header-Content-Length must be a byte count")
+                })?,
+        ),
+    };
+    let request = decode_request(&body, header_length)?;
+    let inference = s
+        .serving
+        .infer(
+            &name,
+            version,
+            routing_key(&headers),
+            request.inputs.clone(),
+        )
+        .await?;
+    let encoded = encode_response(
+        &name,
+        &inference.version.to_string(),
+        request.id.as_deref(),
+        inference.outputs,
+        &request,
+    )?;
+    let mut response = encoded.body.into_response();
+    let content_type = if encoded.header_length.is_some() {
+        "application/octet-stream"
+    } else {
+        "application/json"
+    };
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Some(length) = encoded.header_length {
+        response
+            .headers_mut()
+            .insert(HEADER_LENGTH, HeaderValue::from(length));
+    }
+    Ok(response)
+}
+
+pub async fn infer_route(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply<Response> {
+    infer(s, name, None, headers, body).await
+}
+
+pub async fn version_infer_route(
+    State(s): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply<Response> {
+    let version = parse_version(&version)?;
+    infer(s, name, Some(version), headers, body).await
+}
+
+/// `POST /v1/models/{name}:predict {"instances": [...]}`: each instance is one row for a model
+/// with one input (a list, or a scalar for one feature), or an object of inputs by name.
+/// Answers `{"predictions": [...]}`: per row, the value of a single output, or an object of all.
+pub async fn predict(
+    State(s): State<AppState>,
+    Path(target): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply {
+    let Some(name) = target.strip_suffix(":predict") else {
+        return Err(OipError(ApiError::new(
+            ErrorCode::EndpointNotFound,
+            format!("No API endpoint found for '/v1/models/{target}'; use /v1/models/NAME:predict"),
+        )));
+    };
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("Invalid JSON body: {e}")))?;
+    let instances = body["instances"]
+        .as_array()
+        .filter(|rows| !rows.is_empty())
+        .ok_or_else(|| ApiError::invalid("'instances' must be a non-empty list of rows"))?;
+    let (_, loaded) = s.serving.loaded(name, None)?;
+    let inputs = instances_to_inputs(&loaded.signature().inputs, instances)?;
+    let inference = s
+        .serving
+        .infer(name, None, routing_key(&headers), inputs)
+        .await?;
+    let predictions = outputs_to_predictions(&inference.outputs, instances.len());
+    Ok(Json(
+        json!({ "predictions": predictions, "model_version": inference.version.to_string() }),
+    ))
+}
+
+/// Rows of JSON values to one tensor per model input, typed by the signature.
+fn instances_to_inputs(
+    specs: &[galley_onnx::TensorSpec],
+    rows: &[Value],
+) -> Result<Vec<(String, Tensor)>, OipError> {
+    let per_input: Vec<(&galley_onnx::TensorSpec, Vec<&Value>)> =
+        match specs {
+            [only] if !rows[0].is_object() => vec![(only, rows.iter().collect())],
+            _ => {
+                specs
+                    .iter()
+                    .map(|spec| {
+                        let values =
+                            rows.iter()
+                                .map(|row| {
+                                    row.get(&spec.name).ok_or_else(|| {
+                                        OipError(ApiError::invalid(format!(
+                                "every instance needs the input '{}' (the model takes {})",
+                                spec.name,
+                                specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                            )))
+                                    })
+                                })
+                                .collect::<Result<Vec<_>, _>>()?;
+                        Ok((spec, values))
+                    })
+                    .collect::<Result<_, OipError>>()?
+            }
+        };
+    per_input
+        .into_iter()
+        .map(|(spec, values)| {
+            let name = &spec.name;
+            let mut flat = Vec::new();
+            let mut row_shape: Option<Vec<usize>> = None;
+            for value in values {
+                let mut shape = Vec::new();
+                flatten(value, &mut flat, &mut shape, 0);
+                if row_shape.get_or_insert_with(|| shape.clone()) != &shape {
+                    return Err(OipError(ApiError::invalid(format!(
+                        "instances of input '{name}' differ in shape"
+                    ))));
+                }
+            }
+            let mut shape = vec![rows.len()];
+            shape.extend(row_shape.unwrap_or_default());
+            // A model input of rank 2 given scalars per row: one feature per row.
+            if shape.len() + 1 == spec.shape.len() {
+                shape.push(1);
+            }
+            Ok((name.clone(), typed_tensor(name, spec.dtype, shape, &flat)?))
+        })
+        .collect()
+}
+
+fn flatten<'a>(value: &'a Value, flat: &mut Vec<&'a Value>, shape: &mut Vec<usize>, depth: usize) {
+    match value {
+        Value::Array(items) => {
+            if shape.len() == depth {
+                shape.push(items.len());
+            }
+            for item in items {
+                flatten(item, flat, shape, depth + 1);
+            }
+        }
+        other => flat.push(other),
+    }
+}
+
+fn typed_tensor(
+    name: &str,
+    dtype: DType,
+    shape: Vec<usize>,
+    values: &[&Value],
+) -> Result<Tensor, OipError> {
+    let bad = || {
+        OipError(ApiError::invalid(format!(
+            "input '{name}' expects {} values",
+            dtype.as_str()
+        )))
+    };
+    let data = match dtype {
+        DType::Fp32 => TensorData::Fp32(
+            values
+                .iter()
+                .map(|v| v.as_f64().map(|x| x as f32).ok_or_else(bad))
+                .collect::<Result<_, _>>()?,
+        ),
+        DType::Fp64 => TensorData::Fp64(
+            values
+                .iter()
+                .map(|v| v.as_f64().ok_or_else(bad))
+                .collect::<Result<_, _>>()?,
+        ),
+        DType::Int64 => TensorData::Int64(
+            values
+                .iter()
+                .map(|v| v.as_i64().ok_or_else(bad))
+                .collect::<Result<_, _>>()?,
+        ),
+        DType::Int32 => TensorData::Int32(
+            values
+                .iter()
+                .map(|v| {
+                    v.as_i64()
+                        .and_then(|x| i32::try_from(x).ok())
+                        .ok_or_else(bad)
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        DType::Bool => TensorData::Bool(
+            values
+                .iter()
+                .map(|v| v.as_bool().ok_or_else(bad))
+                .collect::<Result<_, _>>()?,
+        ),
+        DType::Bytes => TensorData::Bytes(
+            values
+                .iter()
+                .map(|v| v.as_str().map(str::to_string).ok_or_else(bad))
+                .collect::<Result<_, _>>()?,
+        ),
+        other => {
+            return Err(OipError(ApiError::invalid(format!(
+                "input '{name}' is {}: use the V2 infer route for this datatype",
+                other.as_str()
+            ))))
+        }
+    };
+    Tensor::new(shape, data)
+        .map_err(|e| OipError(ApiError::invalid(format!("input '{name}': {e}"))))
+}
+
+/// One prediction per row: the row's slice of a single output, or an object of every output.
+fn outputs_to_predictions(outputs: &[(String, Tensor)], rows: usize) -> Vec<Value> {
+    let per_output: Vec<(&str, Vec<Value>)> = outputs
+        .iter()
+        .map(|(name, tensor)| (name.as_str(), rows_of(tensor, rows)))
+        .collect();
+    (0..rows)
+        .map(|i| match per_output.as_slice() {
+            [(_, values)] => values[i].clone(),
+            _ => Value::Object(
+                per_output
+                    .iter()
+                    .map(|(name, values)| (name.to_string(), values[i].clone()))
+                    .collect(),
+            ),
+        })
+        .collect()
+}
+
+fn rows_of(tensor: &Tensor, rows: usize) -> Vec<Value> {
+    let values: Vec<Value> = match &tensor.data {
+        TensorData::Fp32(v) => v.iter().map(|x| json!(x)).collect(),
+        TensorData::Fp64(v) => v.iter().map(|x| json!(x)).collect(),
+        TensorData::Int64(v) => v.iter().map(|x| json!(x)).collect(),
+        TensorData::Int32(v) => v.iter().map(|x| json!(x)).collect(),
+        TensorData::Bool(v) => v.iter().map(|x| json!(x)).collect(),
+        TensorData::Bytes(v) => v.iter().map(|x| json!(x)).collect(),
+        other => (0..other.len()).map(|_| Value::Null).collect(),
+    };
+    let per_row = values.len().checked_div(rows).unwrap_or(0);
+    (0..rows)
+        .map(|i| {
+            let slice = &values[i * per_row..(i + 1) * per_row];
+            if tensor.shape.len() <= 1 {
+                slice.first().cloned().unwrap_or(Value::Null)
+            } else {
+                Value::Array(slice.to_vec())
+            }
+        })
+        .collect()
+}
