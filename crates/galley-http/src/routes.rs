@@ -13,6 +13,20 @@ pub struct Route {
     pub handler: MethodRouter<AppState>,
 }
 
+pub fn route(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    handler: MethodRouter<AppState>,
+) -> Route {
+    Route {
+        method,
+        path,
+        summary,
+        handler,
+    }
+}
+
 /// Mounts `routes` under every prefix.
 pub fn mount(
     mut router: Router<AppState>,

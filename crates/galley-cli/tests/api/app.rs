@@ -65,18 +65,22 @@ impl TestApp {
         self.post_raw(endpoint, &body.to_string()).await
     }
 
-    /// Sends a JSON body with any method (MLflow's PATCH and DELETE endpoints take bodies).
-    pub async fn send(&self, method: &str, endpoint: &str, body: Value) -> (u16, Value) {
+    /// Sends `body` (JSON, when given) with `method` to any path on the server.
+    pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let response = self
-            .http
-            .request(method, self.url(&format!("/api/2.0/mlflow/{endpoint}")))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Sends a JSON body with any method (MLflow's PATCH and DELETE endpoints take bodies).
+    pub async fn send(&self, method: &str, endpoint: &str, body: Value) -> (u16, Value) {
+        self.call(method, &format!("/api/2.0/mlflow/{endpoint}"), Some(&body))
+            .await
     }
 
     pub async fn get(&self, endpoint: &str, query: &[(&str, &str)]) -> (u16, Value) {

@@ -220,15 +220,7 @@ async fn bad_registry_input_is_a_4xx_and_changes_nothing() {
 #[tokio::test]
 async fn registry_routes_are_in_the_openapi_document() {
     let app = spawn_app().await;
-    let document: Value = app
-        .http
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document: Value = app.call("GET", "/api/v1/openapi.json", None).await.1;
     let paths = document["paths"].as_object().unwrap();
     assert!(paths.contains_key("/api/2.0/mlflow/registered-models/create"));
     assert!(paths["/api/2.0/mlflow/registered-models/alias"]
@@ -244,37 +236,22 @@ async fn native_cards_lineage_and_signatures() {
     app.post("registered-models/create", json!({ "name": "m" }))
         .await;
     register(&app, "m", &run).await;
-    let url = |tail: &str| app.url(&format!("/api/v1/models/m/versions/1/{tail}"));
+    let path = |tail: &str| format!("/api/v1/models/m/versions/1/{tail}");
 
-    let response = app.http.get(url("card")).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 404);
+    assert_eq!(app.call("GET", &path("card"), None).await.0, 404);
+    let empty_owner = json!({ "intended_use": "demo", "owners": [""] });
+    let (status, _) = app.call("PUT", &path("card"), Some(&empty_owner)).await;
+    assert_eq!(status, 400, "an empty owner is refused");
+    let card = json!({ "intended_use": "demo", "owners": ["a"] });
+    assert_eq!(app.call("PUT", &path("card"), Some(&card)).await.0, 200);
+    let (_, stored) = app.call("GET", &path("card"), None).await;
+    assert_eq!(stored["card"]["owners"], json!(["a"]));
     let response = app
         .http
-        .put(url("card"))
-        .json(&json!({ "intended_use": "demo", "owners": [""] }))
+        .get(app.url(&path("card/markdown")))
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status().as_u16(), 400, "an empty owner is refused");
-    let response = app
-        .http
-        .put(url("card"))
-        .json(&json!({ "intended_use": "demo", "owners": ["a"] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let card: Value = app
-        .http
-        .get(url("card"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(card["card"]["owners"], json!(["a"]));
-    let response = app.http.get(url("card/markdown")).send().await.unwrap();
     assert_eq!(
         response.headers()["content-type"],
         "text/markdown; charset=utf-8"
@@ -285,28 +262,16 @@ async fn native_cards_lineage_and_signatures() {
         .unwrap()
         .contains("## Intended use\n\ndemo"));
 
-    let lineage: Value = app
-        .http
-        .get(url("lineage"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, lineage) = app.call("GET", &path("lineage"), None).await;
     assert_eq!(lineage["run"]["run_id"], run.as_str());
     assert_eq!(lineage["experiment"]["experiment_id"], "0");
 
     // A runs:/ source without an ONNX file has no signature.
-    let response = app.http.get(url("signature")).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 404);
-    let response = app
-        .http
-        .get(app.url("/api/v1/models/m/versions/x/lineage"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 400);
+    assert_eq!(app.call("GET", &path("signature"), None).await.0, 404);
+    let (status, _) = app
+        .call("GET", "/api/v1/models/m/versions/x/lineage", None)
+        .await;
+    assert_eq!(status, 400);
 }
 
 /// An sklearn model exported by skl2onnx (see scripts/make_onnx_fixtures.py).
@@ -344,14 +309,9 @@ async fn onnx_signatures_are_detected_at_registration() {
     let version = register(&app, "iris", &run).await;
     assert_eq!(version["version"], "1");
     let signature: Value = app
-        .http
-        .get(app.url("/api/v1/models/iris/versions/1/signature"))
-        .send()
+        .call("GET", "/api/v1/models/iris/versions/1/signature", None)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .1;
     let signature = &signature["signature"];
     assert_eq!(signature["format"], "onnx");
     assert_eq!(signature["path"], "nested/model.onnx");

@@ -68,15 +68,9 @@ async fn register_onnx(app: &TestApp, model: &str, bytes: &[u8]) {
 }
 
 async fn native(app: &TestApp, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
-    let response = app
-        .http
-        .request(method, app.url(&format!("/api/v1/{path}")))
-        .json(&body)
-        .send()
+    let body = (!body.is_null()).then_some(body);
+    app.call(method.as_str(), &format!("/api/v1/{path}"), body.as_ref())
         .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 async fn deploy(app: &TestApp, body: Value) {
@@ -124,15 +118,7 @@ async fn deploy_and_infer_on_v2_and_predict() {
     .await;
     let (rows, expected) = fixture();
 
-    let meta: Value = app
-        .http
-        .get(app.url("/v2/models/iris-api"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta: Value = app.call("GET", "/v2/models/iris-api", None).await.1;
     assert_eq!(
         meta["inputs"],
         json!([{ "name": "X", "datatype": "FP32", "shape": [-1, 4] }])
@@ -201,14 +187,9 @@ async fn deploy_and_infer_on_v2_and_predict() {
 
     // Lineage lists the deployment serving the version.
     let lineage: Value = app
-        .http
-        .get(app.url("/api/v1/models/iris/versions/1/lineage"))
-        .send()
+        .call("GET", "/api/v1/models/iris/versions/1/lineage", None)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .1;
     assert_eq!(
         lineage["deployments"],
         json!([{ "name": "iris-api", "role": "serving", "ready": true }])

@@ -9,30 +9,15 @@ pub mod registry_wire;
 mod tracking;
 pub mod wire;
 
-use axum::routing::{delete, get, patch, post, put, MethodRouter};
+use axum::routing::{delete, get, patch, post, put};
 
-use crate::routes::Route;
-use crate::AppState;
+use crate::routes::{route, Route};
 
 pub const PREFIXES: [&str; 2] = ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"];
 pub const ARTIFACT_PREFIXES: [&str; 2] = [
     "/api/2.0/mlflow-artifacts",
     "/ajax-api/2.0/mlflow-artifacts",
 ];
-
-fn route(
-    method: &'static str,
-    path: &'static str,
-    summary: &'static str,
-    handler: MethodRouter<AppState>,
-) -> Route {
-    Route {
-        method,
-        path,
-        summary,
-        handler,
-    }
-}
 
 /// Tracking and logged-model routes, relative to a prefix in [`PREFIXES`].
 pub fn tracking_routes() -> Vec<Route> {

@@ -4,26 +4,11 @@
 mod deployments;
 mod models;
 
-use axum::routing::{delete, get, patch, post, put, MethodRouter};
+use axum::routing::{delete, get, patch, post, put};
 
-use crate::routes::Route;
-use crate::AppState;
+use crate::routes::{route, Route};
 
 pub const PREFIX: &str = "/api/v1";
-
-fn route(
-    method: &'static str,
-    path: &'static str,
-    summary: &'static str,
-    handler: MethodRouter<AppState>,
-) -> Route {
-    Route {
-        method,
-        path,
-        summary,
-        handler,
-    }
-}
 
 /// Registry extras: lineage, model cards and detected signatures, relative to [`PREFIX`].
 pub fn model_routes() -> Vec<Route> {

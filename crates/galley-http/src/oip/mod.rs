@@ -4,24 +4,9 @@
 pub mod codec;
 mod routes;
 
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{get, post};
 
-use crate::routes::Route;
-use crate::AppState;
-
-fn route(
-    method: &'static str,
-    path: &'static str,
-    summary: &'static str,
-    handler: MethodRouter<AppState>,
-) -> Route {
-    Route {
-        method,
-        path,
-        summary,
-        handler,
-    }
-}
+use crate::routes::{route, Route};
 
 /// Inference routes; a deployment's name is the protocol's model name.
 pub fn inference_routes() -> Vec<Route> {
