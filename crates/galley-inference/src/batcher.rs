@@ -5,7 +5,8 @@
 //! - The queue is bounded and `infer` never waits for room: a full queue is an immediate
 //!   `Overloaded` error, so overload costs the server nothing and memory stays flat.
 //! - A batch forms only once a worker is free. Under load the queue has filled by then, so
-//!   batches are full; when idle, a lone request waits at most `max_delay`.
+//!   batches are full, and while other batches run a new one waits up to `max_delay` for
+//!   company; an idle deployment runs a lone request at once.
 //! - Requests whose inputs cannot stack (other trailing dimensions or names) run in separate
 //!   groups; a batch the model rejects is retried request by request, so one bad request fails
 //!   alone.
@@ -215,12 +216,16 @@ async fn form_batches(
             return;
         };
         let deadline = tokio::time::Instant::now() + policy.max_delay;
+        // Waiting for company only pays when other batches are running: an idle deployment
+        // answers a lone request at once instead of adding the delay to its latency.
+        let wait_for_company = workers.busy() > 0;
         let mut batch_rows = job_rows(&first);
         let mut jobs = vec![first];
         while batch_rows < policy.max_batch_size {
             let next = match receiver.try_recv() {
                 Ok(job) => Some(job),
                 Err(mpsc::error::TryRecvError::Disconnected) => None,
+                Err(mpsc::error::TryRecvError::Empty) if !wait_for_company => None,
                 Err(mpsc::error::TryRecvError::Empty) => {
                     tokio::time::timeout_at(deadline, receiver.recv())
                         .await
@@ -393,7 +398,8 @@ mod tests {
 
     #[tokio::test]
     async fn batches_form_and_answers_go_back_to_their_callers() {
-        let model = Doubler::new(Duration::ZERO);
+        // Slow enough that the others queue while the first request runs.
+        let model = Doubler::new(Duration::from_millis(30));
         let batcher = Arc::new(Batcher::start(
             "d",
             model.clone(),
@@ -418,7 +424,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_lone_request_waits_at_most_the_delay() {
+    async fn an_idle_deployment_runs_a_lone_request_at_once() {
         let model = Doubler::new(Duration::ZERO);
         let batcher = Batcher::start("d", model.clone(), policy(64, 30, 10), 1, Arc::new(Quiet));
         let started = Instant::now();

@@ -1,0 +1,367 @@
+"""Serving benchmark: one scikit-learn model behind (a) Galley, (b) a naive FastAPI +
+onnxruntime server, (c) MLServer's sklearn runtime, measured by one load generator on this
+machine in one run, one server at a time.
+
+Each request carries one row (the common online-inference case). Two figures per server:
+- throughput at p99 < 10 ms: closed-loop clients at increasing concurrency, the best
+  requests/s whose p99 latency stayed under 10 ms (and the best throughput overall);
+- latency at a fixed offered load (open loop, --rate requests/s): p50 and p99.
+
+The load generator (aiohttp, one process) shares the machine's cores with the server under
+test; every server faces the same generator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+FEATURES = 16
+CONCURRENCY = [1, 2, 4, 8, 16, 32, 64]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, timeout: float = 120.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def train(workdir: Path) -> tuple[Path, Path, np.ndarray]:
+    """A StandardScaler + RandomForest pipeline, saved as ONNX (skl2onnx defaults) and joblib."""
+    import joblib
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from skl2onnx import to_onnx
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4000, FEATURES)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] * x[:, 2] - x[:, 3] > 0).astype(np.int64)
+    model = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=50, max_depth=8, random_state=0))
+    model.fit(x, y)
+    onnx_path = workdir / "model.onnx"
+    onnx_path.write_bytes(to_onnx(model, x[:1], target_opset={"": 17, "ai.onnx.ml": 3}).SerializeToString())
+    joblib_path = workdir / "model.joblib"
+    joblib.dump(model, joblib_path)
+    return onnx_path, joblib_path, x[:256]
+
+
+class Server:
+    name: str
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def url(self) -> str:
+        raise NotImplementedError
+
+    def payload(self, row: np.ndarray) -> dict:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def v2_payload(row: np.ndarray, name: str = "X") -> dict:
+    return {"inputs": [{"name": name, "datatype": "FP32", "shape": [1, FEATURES], "data": row.tolist()}]}
+
+
+class Galley(Server):
+    name = "Galley"
+
+    def __init__(self, workdir: Path, binary: str, onnx_path: Path):
+        super().__init__(workdir)
+        data = workdir / "galley-data"
+        self.process = subprocess.Popen(
+            [binary, "server", "--port", str(self.port), "--data-dir", str(data)],
+            stdout=subprocess.DEVNULL,
+            stderr=open(workdir / "galley.log", "w"),
+            env={**os.environ, "GALLEY_LOG": "warn"},
+        )
+        wait_until_up(f"{self.base}/health")
+        api = f"{self.base}/api/2.0/mlflow"
+        run = requests.post(f"{api}/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]
+        path = run["artifact_uri"].removeprefix("mlflow-artifacts:/")
+        requests.put(f"{self.base}/api/2.0/mlflow-artifacts/artifacts/{path}/model/model.onnx",
+                     data=onnx_path.read_bytes()).raise_for_status()
+        requests.post(f"{api}/registered-models/create", json={"name": "bench"}).raise_for_status()
+        requests.post(f"{api}/model-versions/create",
+                      json={"name": "bench", "source": f"runs:/{run['run_id']}/model",
+                            "run_id": run["run_id"]}).raise_for_status()
+        requests.post(f"{self.base}/api/v1/deployments",
+                      json={"name": "bench", "model": "bench", "version": 1, "replicas": 2,
+                            "max_batch_size": 64, "max_batch_delay_ms": 1}).raise_for_status()
+        self.input = requests.get(f"{self.base}/v2/models/bench").json()["inputs"][0]["name"]
+
+    def url(self) -> str:
+        return f"{self.base}/v2/models/bench/infer"
+
+    def payload(self, row: np.ndarray) -> dict:
+        return v2_payload(row, self.input)
+
+
+NAIVE_APP = '''
+import os
+import numpy as np
+import onnxruntime as ort
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+session = ort.InferenceSession(os.environ["MODEL_PATH"], providers=["CPUExecutionProvider"])
+input_name = session.get_inputs()[0].name
+app = FastAPI()
+
+
+class Request(BaseModel):
+    inputs: list[list[float]]
+
+
+@app.get("/health")
+def health():
+    return {"ok": True}
+
+
+@app.post("/predict")
+def predict(request: Request):
+    label, _ = session.run(None, {input_name: np.asarray(request.inputs, dtype=np.float32)})
+    return {"predictions": label.tolist()}
+'''
+
+
+class Naive(Server):
+    name = "FastAPI + onnxruntime"
+
+    def __init__(self, workdir: Path, onnx_path: Path):
+        super().__init__(workdir)
+        (workdir / "naive_app.py").write_text(NAIVE_APP)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "naive_app:app", "--port", str(self.port), "--log-level", "warning"],
+            cwd=workdir,
+            env={**os.environ, "MODEL_PATH": str(onnx_path)},
+            stdout=subprocess.DEVNULL,
+            stderr=open(workdir / "naive.log", "w"),
+        )
+        wait_until_up(f"{self.base}/health")
+
+    def url(self) -> str:
+        return f"{self.base}/predict"
+
+    def payload(self, row: np.ndarray) -> dict:
+        return {"inputs": [row.tolist()]}
+
+
+class MLServer(Server):
+    name = "MLServer (sklearn runtime)"
+
+    def __init__(self, workdir: Path, joblib_path: Path):
+        super().__init__(workdir)
+        model_dir = workdir / "mlserver"
+        model_dir.mkdir()
+        shutil.copy(joblib_path, model_dir / "model.joblib")
+        (model_dir / "model-settings.json").write_text(json.dumps({
+            "name": "bench",
+            "implementation": "mlserver_sklearn.SKLearnModel",
+            "parameters": {"uri": "./model.joblib"},
+        }))
+        (model_dir / "settings.json").write_text(json.dumps({
+            "http_port": self.port, "grpc_port": free_port(), "metrics_port": free_port(),
+        }))
+        mlserver = Path(sys.executable).with_name("mlserver")
+        self.process = subprocess.Popen(
+            [str(mlserver), "start", str(model_dir)],
+            stdout=subprocess.DEVNULL,
+            stderr=open(workdir / "mlserver.log", "w"),
+        )
+        wait_until_up(f"{self.base}/v2/models/bench/ready", timeout=180)
+
+    def url(self) -> str:
+        return f"{self.base}/v2/models/bench/infer"
+
+    def payload(self, row: np.ndarray) -> dict:
+        return v2_payload(row, "predict")
+
+
+async def closed_loop(url: str, payloads: list[dict], concurrency: int, seconds: float) -> tuple[float, list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+
+    async def client(session: aiohttp.ClientSession, k: int) -> None:
+        nonlocal errors
+        i = k
+        while time.perf_counter() < stop:
+            started = time.perf_counter()
+            async with session.post(url, json=payloads[i % len(payloads)]) as response:
+                await response.read()
+                if response.status != 200:
+                    errors += 1
+            latencies.append(time.perf_counter() - started)
+            i += concurrency
+
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        began = time.perf_counter()
+        await asyncio.gather(*(client(session, k) for k in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    return len(latencies) / elapsed, latencies, errors
+
+
+async def open_loop(url: str, payloads: list[dict], rate: float, seconds: float) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(session: aiohttp.ClientSession, payload: dict) -> None:
+        nonlocal errors
+        started = time.perf_counter()
+        async with session.post(url, json=payload) as response:
+            await response.read()
+            if response.status != 200:
+                errors += 1
+        latencies.append(time.perf_counter() - started)
+
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        tasks = []
+        began = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            delay = began + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(session, payloads[i % len(payloads)])))
+        await asyncio.gather(*tasks)
+    return latencies, errors
+
+
+def pct(latencies: list[float], q: float) -> float:
+    return float(np.percentile(np.array(latencies) * 1000, q)) if latencies else float("nan")
+
+
+def measure(server: Server, rows: np.ndarray, seconds: float, rate: float) -> dict:
+    payloads = [server.payload(row) for row in rows]
+    assert requests.post(server.url(), json=payloads[0]).status_code == 200, f"{server.name} refused a request"
+    asyncio.run(closed_loop(server.url(), payloads, 8, 2.0))  # warm-up
+    sweep = []
+    for concurrency in CONCURRENCY:
+        throughput, latencies, errors = asyncio.run(closed_loop(server.url(), payloads, concurrency, seconds))
+        sweep.append({"concurrency": concurrency, "rps": throughput, "p50": pct(latencies, 50),
+                      "p99": pct(latencies, 99), "errors": errors})
+        print(f"  {server.name:28} c={concurrency:3} {throughput:8.0f} req/s p50 {sweep[-1]['p50']:6.2f} ms "
+              f"p99 {sweep[-1]['p99']:6.2f} ms errors {errors}", flush=True)
+    under_slo = [s for s in sweep if s["p99"] < 10.0 and s["errors"] == 0]
+    latencies, errors = asyncio.run(open_loop(server.url(), payloads, rate, seconds * 2))
+    return {
+        "sweep": sweep,
+        "best_under_slo": max(under_slo, key=lambda s: s["rps"]) if under_slo else None,
+        "best": max(sweep, key=lambda s: s["rps"]),
+        "fixed": {"rate": rate, "p50": pct(latencies, 50), "p99": pct(latencies, 99), "errors": errors},
+    }
+
+
+def report(results: dict[str, dict], args: argparse.Namespace) -> str:
+    galley = results.get("Galley")
+    lines = [
+        f"### Serving, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC ({os.cpu_count()} cores, one request = one row)",
+        "",
+        f"Command: `{os.environ.get('BENCH_CMDLINE', 'bench/serving/run.sh')}`; closed loop {args.seconds:g} s per "
+        f"concurrency level in {CONCURRENCY}; fixed load {args.rate:g} req/s for {2 * args.seconds:g} s (open loop).",
+        "",
+        "| server | req/s at p99 < 10 ms (concurrency) | best req/s (concurrency, p99 ms) | fixed load p50 / p99 ms | Galley ratio at p99 < 10 ms |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        slo = r["best_under_slo"]
+        slo_text = f"{slo['rps']:,.0f} ({slo['concurrency']})" if slo else "none"
+        best = r["best"]
+        fixed = r["fixed"]
+        ratio = ""
+        if galley and galley["best_under_slo"] and slo and name != "Galley":
+            ratio = f"{galley['best_under_slo']['rps'] / slo['rps']:.1f}x"
+        lines.append(
+            f"| {name} | {slo_text} | {best['rps']:,.0f} ({best['concurrency']}, {best['p99']:.1f}) | "
+            f"{fixed['p50']:.2f} / {fixed['p99']:.2f} | {ratio} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per concurrency level")
+    parser.add_argument("--rate", type=float, default=200.0, help="offered load for the fixed-load latency")
+    parser.add_argument("--only", action="append", choices=["galley", "naive", "mlserver"],
+                        help="run only these servers (repeatable)")
+    args = parser.parse_args()
+    only = set(args.only or ["galley", "naive", "mlserver"])
+    binary = os.environ.get("GALLEY_BIN")
+    if "galley" in only and not binary:
+        sys.exit("GALLEY_BIN must point at a release build of galley")
+
+    workdir = Path(tempfile.mkdtemp(prefix="galley-bench-serving-"))
+    try:
+        run_all(workdir, binary, only, args)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_all(workdir: Path, binary: str | None, only: set[str], args: argparse.Namespace) -> None:
+    onnx_path, joblib_path, rows = train(workdir)
+    factories = {
+        "galley": lambda: Galley(workdir, binary, onnx_path),
+        "naive": lambda: Naive(workdir, onnx_path),
+        "mlserver": lambda: MLServer(workdir, joblib_path),
+    }
+    results: dict[str, dict] = {}
+    for key in ["galley", "naive", "mlserver"]:
+        if key not in only:
+            continue
+        server = factories[key]()
+        try:
+            results[server.name] = measure(server, rows, args.seconds, args.rate)
+        finally:
+            server.stop()
+    text = report(results, args)
+    print(text)
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"serving-{dt.datetime.now():%Y%m%d-%H%M%S}.md"
+    path.write_text(text)
+    print(f"written to {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
