@@ -18,6 +18,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -54,7 +55,7 @@ def wait_until_up(url: str, timeout: float = 120.0) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def train(workdir: Path) -> tuple[Path, Path, np.ndarray]:
+def train(workdir: Path) -> tuple[Path, Path, np.ndarray, object]:
     """A StandardScaler + RandomForest pipeline, saved as ONNX (skl2onnx defaults) and joblib."""
     import joblib
     from sklearn.ensemble import RandomForestClassifier
@@ -71,7 +72,7 @@ def train(workdir: Path) -> tuple[Path, Path, np.ndarray]:
     onnx_path.write_bytes(to_onnx(model, x[:1], target_opset={"": 17, "ai.onnx.ml": 3}).SerializeToString())
     joblib_path = workdir / "model.joblib"
     joblib.dump(model, joblib_path)
-    return onnx_path, joblib_path, x[:256]
+    return onnx_path, joblib_path, x[:256], model
 
 
 class Server:
@@ -105,7 +106,7 @@ def v2_payload(row: np.ndarray, name: str = "X") -> dict:
 class Galley(Server):
     name = "Galley"
 
-    def __init__(self, workdir: Path, binary: str, onnx_path: Path):
+    def __init__(self, workdir: Path, binary: str, onnx_path: Path, max_queue: int = 1024):
         super().__init__(workdir)
         data = workdir / "galley-data"
         self.process = subprocess.Popen(
@@ -126,7 +127,8 @@ class Galley(Server):
                             "run_id": run["run_id"]}).raise_for_status()
         requests.post(f"{self.base}/api/v1/deployments",
                       json={"name": "bench", "model": "bench", "version": 1, "replicas": 2,
-                            "max_batch_size": 64, "max_batch_delay_ms": 1}).raise_for_status()
+                            "max_batch_size": 64, "max_batch_delay_ms": 1,
+                            "max_queue": max_queue}).raise_for_status()
         self.input = requests.get(f"{self.base}/v2/models/bench").json()["inputs"][0]["name"]
 
     def url(self) -> str:
@@ -134,6 +136,16 @@ class Galley(Server):
 
     def payload(self, row: np.ndarray) -> dict:
         return v2_payload(row, self.input)
+
+    def payload_rows(self, rows: np.ndarray) -> dict:
+        return {"inputs": [{"name": self.input, "datatype": "FP32", "shape": list(rows.shape),
+                            "data": rows.flatten().tolist()}]}
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
 
 
 NAIVE_APP = '''
@@ -268,6 +280,64 @@ async def open_loop(url: str, payloads: list[dict], rate: float, seconds: float)
     return latencies, errors
 
 
+async def overload(server: "Galley", rows: np.ndarray, expected: np.ndarray, rate: float, seconds: float) -> dict:
+    """Offers `rate` requests/s of `rows` (one request each) for `seconds`, open loop; checks every
+    served answer against the model's own labels and samples the server's resident memory."""
+    payload = server.payload_rows(rows)
+    served: list[float] = []
+    rejected: list[float] = []
+    wrong = 0
+    other: dict[int, int] = {}
+    rss: list[int] = []
+
+    async def one(session: aiohttp.ClientSession) -> None:
+        nonlocal wrong
+        started = time.perf_counter()
+        async with session.post(server.url(), json=payload) as response:
+            body = await response.read()
+            took = time.perf_counter() - started
+            if response.status == 200:
+                served.append(took)
+                labels = next(o["data"] for o in json.loads(body)["outputs"] if o["name"] == "output_label")
+                wrong += int(labels != expected.tolist())
+            elif response.status == 429:
+                rejected.append(took)
+            else:
+                other[response.status] = other.get(response.status, 0) + 1
+
+    async def sample_memory(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            rss.append(server.rss_kib())
+            await asyncio.sleep(1.0)
+
+    # Up to 1,000 connections; a request waiting for one still counts from when it was offered.
+    connector = aiohttp.TCPConnector(limit=1000)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(sample_memory(stop))
+        tasks = []
+        began = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            delay = began + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(session)))
+        offered_for = time.perf_counter() - began
+        await asyncio.gather(*tasks)
+        stop.set()
+        await sampler
+    return {
+        "offered_rps": len(tasks) / offered_for,
+        "served_rps": len(served) / offered_for,
+        "rejected_rps": len(rejected) / offered_for,
+        "served_p99": pct(served, 99),
+        "rejected_p99": pct(rejected, 99),
+        "wrong": wrong,
+        "other": other,
+        "rss_mib": (min(rss) / 1024, max(rss) / 1024) if rss else (float("nan"), float("nan")),
+    }
+
+
 def pct(latencies: list[float], q: float) -> float:
     return float(np.percentile(np.array(latencies) * 1000, q)) if latencies else float("nan")
 
@@ -319,10 +389,47 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
+OVERLOAD_ROWS = 64
+
+
+def run_overload(workdir: Path, binary: str, onnx_path: Path, rows: np.ndarray, model, args) -> None:
+    """Galley at 4x its capacity: capacity is the closed-loop rate of 64-row requests."""
+    server = Galley(workdir, binary, onnx_path, max_queue=64)
+    try:
+        batch = rows[:OVERLOAD_ROWS]
+        expected = model.predict(batch)
+        payloads = [server.payload_rows(batch)]
+        capacity, _, _ = asyncio.run(closed_loop(server.url(), payloads, 16, 4.0))
+        result = asyncio.run(overload(server, batch, expected, 4 * capacity, args.overload))
+    finally:
+        server.stop()
+    low, high = result["rss_mib"]
+    text = (
+        f"### Serving overload, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC ({os.cpu_count()} cores)\n\n"
+        f"Command: `{os.environ.get('BENCH_CMDLINE', 'bench/serving/run.sh')}`; {OVERLOAD_ROWS}-row requests, "
+        f"replicas 2, max_queue 64; capacity {capacity:,.0f} req/s (closed loop, 16 clients), then 4x that "
+        f"offered open loop for {args.overload:g} s.\n\n"
+        "| offered req/s | served req/s | rejected (429) req/s | served p99 ms | 429 p99 ms | wrong answers | other statuses | RSS MiB (min-max) |\n"
+        "|---|---|---|---|---|---|---|---|\n"
+        f"| {result['offered_rps']:,.0f} | {result['served_rps']:,.0f} | {result['rejected_rps']:,.0f} | "
+        f"{result['served_p99']:.1f} | {result['rejected_p99']:.1f} | {result['wrong']} | "
+        f"{result['other'] or 'none'} | {low:.0f}-{high:.0f} |\n"
+    )
+    print(text)
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"serving-overload-{dt.datetime.now():%Y%m%d-%H%M%S}.md").write_text(text)
+
+
 def main() -> None:
+    # Open-loop load keeps one socket per request in flight; the default 1024 is too few.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per concurrency level")
     parser.add_argument("--rate", type=float, default=200.0, help="offered load for the fixed-load latency")
+    parser.add_argument("--overload", type=float, metavar="SECONDS",
+                        help="instead: offer Galley 4x its capacity for SECONDS and report what it did")
     parser.add_argument("--only", action="append", choices=["galley", "naive", "mlserver"],
                         help="run only these servers (repeatable)")
     args = parser.parse_args()
@@ -339,7 +446,10 @@ def main() -> None:
 
 
 def run_all(workdir: Path, binary: str | None, only: set[str], args: argparse.Namespace) -> None:
-    onnx_path, joblib_path, rows = train(workdir)
+    onnx_path, joblib_path, rows, model = train(workdir)
+    if args.overload:
+        run_overload(workdir, binary, onnx_path, rows, model, args)
+        return
     factories = {
         "galley": lambda: Galley(workdir, binary, onnx_path),
         "naive": lambda: Naive(workdir, onnx_path),
