@@ -5,7 +5,7 @@ use galley_serving::model::*;
 use galley_serving::{DeploymentStore, ServingError};
 use sqlx::any::AnyRow;
 
-use crate::sql::{col, db_err, is_unique_violation, sql, Sql};
+use crate::sql::{change_one, col, db_err, is_unique_violation, sql, Sql};
 use crate::SqlStore;
 
 type Result<T> = std::result::Result<T, ServingError>;
@@ -157,22 +157,11 @@ impl DeploymentStore for SqlStore {
             &d.name
         );
         bind_settings(&mut query, d);
-        let done = query.query().execute(&self.writer).await.map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            return Err(not_found(&d.name));
-        }
-        Ok(())
+        change_one(self, query, || not_found(&d.name)).await
     }
 
     async fn delete_deployment(&self, name: &str) -> Result<()> {
-        let done = sql!("DELETE FROM deployments WHERE name = $1", name)
-            .query()
-            .execute(&self.writer)
-            .await
-            .map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            return Err(not_found(name));
-        }
-        Ok(())
+        let statement = sql!("DELETE FROM deployments WHERE name = $1", name);
+        change_one(self, statement, || not_found(name)).await
     }
 }

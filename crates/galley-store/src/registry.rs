@@ -11,7 +11,9 @@ use galley_tracking::search::ast::{Comparator, Comparison, EntityKind};
 use sqlx::any::AnyRow;
 
 use crate::filter::{direction, predicate};
-use crate::sql::{col, db_err, fetch_page, is_unique_violation, rows_in, sql, Sql, IN_LIST_CHUNK};
+use crate::sql::{
+    change_one, col, db_err, fetch_page, is_unique_violation, rows_in, sql, Sql, IN_LIST_CHUNK,
+};
 use crate::{Dialect, SqlStore};
 
 type Result<T> = std::result::Result<T, RegistryError>;
@@ -230,19 +232,6 @@ fn upsert_version_tag(name: &str, version: i64, tag: &KeyValue) -> Sql {
     )
 }
 
-/// Runs a statement that must change a row; `missing` is the error when it changed none.
-async fn change_one(
-    store: &SqlStore,
-    query: Sql,
-    missing: impl FnOnce() -> RegistryError,
-) -> Result<()> {
-    let done = query.query().execute(&store.writer).await.map_err(db_err)?;
-    if done.rows_affected() == 0 {
-        return Err(missing());
-    }
-    Ok(())
-}
-
 /// A tag comparison over `tags` (a table aliased `t`, joined to the outer row). `!=` matches
 /// rows that lack the tag too: the MLflow client appends ``tag.`mlflow.prompt.is_prompt` !=
 /// 'true'`` to every model search and expects untagged models back.
@@ -334,11 +323,7 @@ impl RegistryStore for SqlStore {
             Err(e) => return Err(db_err(e).into()),
         }
         for tag in tags {
-            upsert_model_tag(name, tag)
-                .query()
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+            upsert_model_tag(name, tag).execute(&mut *tx).await?;
         }
         tx.commit().await.map_err(db_err)?;
         self.get_registered_model(name).await
@@ -443,11 +428,7 @@ impl RegistryStore for SqlStore {
 
     async fn set_registered_model_tag(&self, name: &str, tag: &KeyValue) -> Result<()> {
         self.get_registered_model(name).await?;
-        upsert_model_tag(name, tag)
-            .query()
-            .execute(&self.writer)
-            .await
-            .map_err(db_err)?;
+        upsert_model_tag(name, tag).execute(&self.writer).await?;
         Ok(())
     }
 
@@ -459,10 +440,8 @@ impl RegistryStore for SqlStore {
             name,
             key
         )
-        .query()
         .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(())
     }
 
@@ -495,16 +474,11 @@ impl RegistryStore for SqlStore {
             new.run_link.as_ref(),
             new.model_id.as_ref()
         )
-        .query()
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        .execute(&mut *tx).await?;
         for tag in &new.tags {
             upsert_version_tag(&new.name, version, tag)
-                .query()
                 .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+                .await?;
         }
         tx.commit().await.map_err(db_err)?;
         fetch_version(self, &new.name, version).await
@@ -575,10 +549,8 @@ impl RegistryStore for SqlStore {
     async fn set_model_version_tag(&self, name: &str, version: i64, tag: &KeyValue) -> Result<()> {
         fetch_version(self, name, version).await?;
         upsert_version_tag(name, version, tag)
-            .query()
             .execute(&self.writer)
-            .await
-            .map_err(db_err)?;
+            .await?;
         Ok(())
     }
 
@@ -590,10 +562,8 @@ impl RegistryStore for SqlStore {
             version,
             key
         )
-        .query()
         .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(())
     }
 
@@ -613,11 +583,8 @@ impl RegistryStore for SqlStore {
             name,
             version
         )
-        .query()
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if done.rows_affected() == 0 {
+        .execute(&mut *tx).await?;
+        if done == 0 {
             return Err(version_not_found(name, version));
         }
         if archive_existing && matches!(stage, Stage::Staging | Stage::Production) {
@@ -629,10 +596,8 @@ impl RegistryStore for SqlStore {
                 stage.as_str(),
                 version
             )
-            .query()
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
         }
         tx.commit().await.map_err(db_err)?;
         fetch_version(self, name, version).await
@@ -656,10 +621,8 @@ impl RegistryStore for SqlStore {
             alias,
             version
         )
-        .query()
         .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(())
     }
 
@@ -670,10 +633,8 @@ impl RegistryStore for SqlStore {
             name,
             alias
         )
-        .query()
         .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(())
     }
 
@@ -734,10 +695,7 @@ impl RegistryStore for SqlStore {
             &card.markdown,
             now
         )
-        .query()
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
+        .execute(&self.writer).await?;
         Ok(())
     }
 

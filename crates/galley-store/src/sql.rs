@@ -115,6 +115,15 @@ impl Sql {
         self
     }
 
+    /// Runs the statement and returns how many rows it changed.
+    pub async fn execute<'c, E>(&self, executor: E) -> Result<u64, StoreFailure>
+    where
+        E: sqlx::Executor<'c, Database = Any>,
+    {
+        let done = self.query().execute(executor).await.map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         let mut query = sqlx::query(&self.text);
         for arg in &self.args {
@@ -143,6 +152,19 @@ pub(crate) use sql;
 
 /// The store's SQLite builds cap bound variables at 32766; chunks keep `IN (...)` lists well under it.
 pub const IN_LIST_CHUNK: usize = 500;
+
+/// Runs a statement on the writer that must change a row; `missing` is the error when it changed
+/// none (an unknown id).
+pub(crate) async fn change_one<E: From<StoreFailure>>(
+    store: &crate::SqlStore,
+    statement: Sql,
+    missing: impl FnOnce() -> E,
+) -> Result<(), E> {
+    if statement.execute(&store.writer).await? == 0 {
+        return Err(missing());
+    }
+    Ok(())
+}
 
 /// Maps driver errors: connection trouble is retryable (503), anything else is a 500.
 pub(crate) fn db_err(error: sqlx::Error) -> StoreFailure {

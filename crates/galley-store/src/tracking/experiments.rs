@@ -5,7 +5,7 @@ use galley_tracking::TrackingError;
 use sqlx::any::AnyRow;
 
 use super::{col, db_err, experiment_key, is_unique_violation, Result};
-use crate::sql::{sql, Sql};
+use crate::sql::{change_one, sql, Sql};
 use crate::SqlStore;
 
 const COLUMNS: &str =
@@ -51,17 +51,11 @@ pub(super) async fn create(
             location,
             id
         )
-        .query()
         .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        .await?;
     }
     for tag in tags {
-        upsert_tag(id, tag)
-            .query()
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        upsert_tag(id, tag).execute(&mut *tx).await?;
     }
     tx.commit().await.map_err(db_err)?;
     Ok(id.to_string())
@@ -203,11 +197,8 @@ pub(super) async fn set_lifecycle(
         now,
         id
     )
-    .query()
-    .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
-    if done.rows_affected() == 0 {
+    .execute(&mut *tx).await?;
+    if done == 0 {
         return Err(not_found(experiment_id));
     }
     let deleted_time = (stage == LifecycleStage::Deleted).then_some(now);
@@ -217,38 +208,28 @@ pub(super) async fn set_lifecycle(
         deleted_time,
         id
     )
-    .query()
     .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
+    .await?;
     tx.commit().await.map_err(|e| db_err(e).into())
 }
 
 pub(super) async fn set_tag(store: &SqlStore, experiment_id: &str, tag: &KeyValue) -> Result<()> {
     let id = experiment_key(experiment_id)?;
-    upsert_tag(id, tag)
-        .query()
-        .execute(&store.writer)
-        .await
-        .map_err(db_err)?;
+    upsert_tag(id, tag).execute(&store.writer).await?;
     Ok(())
 }
 
 pub(super) async fn delete_tag(store: &SqlStore, experiment_id: &str, key: &str) -> Result<()> {
     let id = experiment_key(experiment_id)?;
-    let done = sql!(
+    let statement = sql!(
         "DELETE FROM experiment_tags WHERE experiment_id = $1 AND key = $2",
         id,
         key
-    )
-    .query()
-    .execute(&store.writer)
-    .await
-    .map_err(db_err)?;
-    if done.rows_affected() == 0 {
-        return Err(TrackingError::NotFound(format!(
+    );
+    change_one(store, statement, || {
+        TrackingError::NotFound(format!(
             "No tag with name: {key} in experiment with id {experiment_id}"
-        )));
-    }
-    Ok(())
+        ))
+    })
+    .await
 }

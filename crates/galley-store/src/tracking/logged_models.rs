@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 
 use super::{col as column, db_err, experiment_key, loaded_value, Result};
 use crate::filter::{direction, predicate};
-use crate::sql::{fetch_page, sql, Sql, IN_LIST_CHUNK};
+use crate::sql::{change_one, fetch_page, sql, Sql, IN_LIST_CHUNK};
 use crate::SqlStore;
 
 const COLUMNS: &str =
@@ -116,10 +116,8 @@ async fn upsert_pairs(
             &pair.key,
             &pair.value
         )
-        .query()
         .execute(&mut *executor)
-        .await
-        .map_err(db_err)?;
+        .await?;
     }
     Ok(())
 }
@@ -141,10 +139,7 @@ pub(super) async fn create(
         model.source_run_id.as_ref(),
         model.creation_timestamp_ms
     )
-    .query()
-    .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
+    .execute(&mut *tx).await?;
     upsert_pairs(&mut tx, "logged_model_tags", &model.model_id, &model.tags).await?;
     upsert_pairs(
         &mut tx,
@@ -192,32 +187,19 @@ pub(super) async fn set_status(
     status: LoggedModelStatus,
     now: i64,
 ) -> Result<LoggedModel> {
-    let done = sql!(
+    let statement = sql!(
         "UPDATE logged_models SET status = $1, last_updated_timestamp_ms = $2 WHERE model_id = $3",
         status.as_str(),
         now,
         model_id
-    )
-    .query()
-    .execute(&store.writer)
-    .await
-    .map_err(db_err)?;
-    if done.rows_affected() == 0 {
-        return Err(not_found(model_id));
-    }
+    );
+    change_one(store, statement, || not_found(model_id)).await?;
     get(store, model_id).await
 }
 
 pub(super) async fn delete(store: &SqlStore, model_id: &str) -> Result<()> {
-    let done = sql!("DELETE FROM logged_models WHERE model_id = $1", model_id)
-        .query()
-        .execute(&store.writer)
-        .await
-        .map_err(db_err)?;
-    if done.rows_affected() == 0 {
-        return Err(not_found(model_id));
-    }
-    Ok(())
+    let statement = sql!("DELETE FROM logged_models WHERE model_id = $1", model_id);
+    change_one(store, statement, || not_found(model_id)).await
 }
 
 /// Upserts tags or params of an existing model, all or nothing.
@@ -253,11 +235,9 @@ pub(super) async fn delete_tag(store: &SqlStore, model_id: &str, key: &str) -> R
         model_id,
         key
     )
-    .query()
     .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
-    if done.rows_affected() == 0 {
+    .await?;
+    if done == 0 {
         return Err(TrackingError::NotFound(format!(
             "No tag with key '{key}' on logged model '{model_id}'"
         )));

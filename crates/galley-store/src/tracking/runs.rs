@@ -9,7 +9,7 @@ use sqlx::{Any, Transaction};
 
 use super::run_data::{info_from_row, load_runs, RUN_COLUMNS};
 use super::{col, db_err, experiment_key, loaded_value, stored_value, Result};
-use crate::sql::{sql, Sql};
+use crate::sql::{change_one, sql, Sql};
 use crate::{Dialect, SqlStore};
 
 /// Rows per multi-row INSERT: 9 columns × 400 rows stays far below every backend's variable limit.
@@ -31,10 +31,7 @@ pub(super) async fn create(store: &SqlStore, run: &NewRun, artifact_uri: &str) -
         run.start_time,
         artifact_uri
     )
-    .query()
-    .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
+    .execute(&mut *tx).await?;
     upsert_tags(&mut tx, store.dialect, &run.run_id, &run.tags).await?;
     tx.commit().await.map_err(db_err)?;
     get(store, &run.run_id).await
@@ -69,11 +66,9 @@ pub(super) async fn update(store: &SqlStore, run_id: &str, update: &RunUpdate) -
         update.run_name.clone(),
         run_id
     )
-    .query()
     .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
-    if done.rows_affected() == 0 {
+    .await?;
+    if done == 0 {
         return Err(not_found(run_id));
     }
     if let Some(name) = &update.run_name {
@@ -96,20 +91,13 @@ pub(super) async fn set_lifecycle(
     now: i64,
 ) -> Result<()> {
     let deleted_time = (stage == LifecycleStage::Deleted).then_some(now);
-    let done = sql!(
+    let statement = sql!(
         "UPDATE runs SET lifecycle_stage = $1, deleted_time = $2 WHERE run_uuid = $3",
         stage.as_str(),
         deleted_time,
         run_id
-    )
-    .query()
-    .execute(&store.writer)
-    .await
-    .map_err(db_err)?;
-    if done.rows_affected() == 0 {
-        return Err(not_found(run_id));
-    }
-    Ok(())
+    );
+    change_one(store, statement, || not_found(run_id)).await
 }
 
 /// Locks in the precondition every write to a run shares: the run exists and is active.
@@ -152,7 +140,7 @@ async fn insert_rows<R>(
             query.push("(").push(&placeholders.join(", ")).push(")");
         }
         query.push(" ").push(suffix);
-        query.query().execute(&mut **tx).await.map_err(db_err)?;
+        query.execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -195,10 +183,8 @@ async fn upsert_tags(
             &name.value,
             run_id
         )
-        .query()
         .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
+        .await?;
     }
     Ok(())
 }
@@ -342,21 +328,15 @@ async fn log_metrics(
 }
 
 pub(super) async fn delete_tag(store: &SqlStore, run_id: &str, key: &str) -> Result<()> {
-    let done = sql!(
+    let statement = sql!(
         "DELETE FROM tags WHERE run_uuid = $1 AND key = $2",
         run_id,
         key
-    )
-    .query()
-    .execute(&store.writer)
+    );
+    change_one(store, statement, || {
+        TrackingError::NotFound(format!("No tag with name: {key} in run with id {run_id}"))
+    })
     .await
-    .map_err(db_err)?;
-    if done.rows_affected() == 0 {
-        return Err(TrackingError::NotFound(format!(
-            "No tag with name: {key} in run with id {run_id}"
-        )));
-    }
-    Ok(())
 }
 
 pub(super) async fn metric_history(
@@ -421,10 +401,7 @@ pub(super) async fn log_inputs(
             d.schema.as_ref(),
             d.profile.as_ref()
         )
-        .query()
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        .execute(&mut *tx).await?;
         let row = sql!(
             "SELECT dataset_id FROM datasets WHERE experiment_id = $1 AND name = $2 AND digest = $3",
             experiment_id,
@@ -441,10 +418,7 @@ pub(super) async fn log_inputs(
             run_id,
             &dataset_id
         )
-        .query()
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        .execute(&mut *tx).await?;
         insert_rows(
             &mut tx,
             dialect,
