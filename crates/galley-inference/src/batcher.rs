@@ -11,6 +11,7 @@
 //!   groups; a batch the model rejects is retried request by request, so one bad request fails
 //!   alone.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,6 +45,12 @@ pub struct BatchPolicy {
 pub trait BatchObserver: Send + Sync + 'static {
     fn batch_done(&self, rows: usize, requests: usize, run_time: Duration);
     fn request_queued_for(&self, wait: Duration);
+}
+
+/// A request the batcher did not take, with its inputs handed back.
+pub struct Refused {
+    pub error: ServingError,
+    pub inputs: Inputs,
 }
 
 struct Job {
@@ -103,8 +110,24 @@ impl Batcher {
 
     /// Queues `inputs` and waits for their outputs.
     pub async fn infer(&self, inputs: Inputs) -> Result<Outputs, ServingError> {
+        match self.submit(inputs) {
+            Ok(answer) => answer.await,
+            Err(refused) => Err(refused.error),
+        }
+    }
+
+    /// Queues `inputs` and returns the wait for their outputs; a request refused at the door
+    /// (queue full, draining) comes back with its inputs, so the caller can try elsewhere
+    /// without having copied them.
+    pub fn submit(
+        &self,
+        inputs: Inputs,
+    ) -> Result<impl Future<Output = Result<Outputs, ServingError>> + '_, Refused> {
         if self.draining.load(Ordering::SeqCst) {
-            return Err(self.unavailable());
+            return Err(Refused {
+                error: self.unavailable(),
+                inputs,
+            });
         }
         let (reply, answer) = oneshot::channel();
         let job = Job {
@@ -115,12 +138,18 @@ impl Batcher {
         self.queued.fetch_add(1, Ordering::Relaxed);
         if let Err(refused) = self.sender.try_send(job) {
             self.queued.fetch_sub(1, Ordering::Relaxed);
-            return Err(match refused {
-                mpsc::error::TrySendError::Full(_) => ServingError::Overloaded(self.label.clone()),
-                mpsc::error::TrySendError::Closed(_) => self.unavailable(),
+            let (error, job) = match refused {
+                mpsc::error::TrySendError::Full(job) => {
+                    (ServingError::Overloaded(self.label.clone()), job)
+                }
+                mpsc::error::TrySendError::Closed(job) => (self.unavailable(), job),
+            };
+            return Err(Refused {
+                error,
+                inputs: job.inputs,
             });
         }
-        answer.await.unwrap_or_else(|_| Err(self.unavailable()))
+        Ok(async move { answer.await.unwrap_or_else(|_| Err(self.unavailable())) })
     }
 
     fn unavailable(&self) -> ServingError {

@@ -351,7 +351,8 @@ impl ServingService {
         Ok(deployments.into_iter().map(|d| self.status(d)).collect())
     }
 
-    fn status(&self, deployment: Deployment) -> DeploymentStatus {
+    /// `deployment` with what is loaded for it now.
+    pub fn status(&self, deployment: Deployment) -> DeploymentStatus {
         let endpoint = self.endpoint(&deployment.name);
         let mut versions: Vec<VersionStatus> = endpoint
             .iter()
@@ -415,7 +416,15 @@ impl ServingService {
     ) -> Result<Inference> {
         let started = Instant::now();
         let mut endpoint = self.endpoint(name).ok_or_else(|| not_served(name))?;
-        let mut attempt = 0;
+        // Only a mirrored request pays for a copy of its inputs.
+        let shadow = if version.is_none() {
+            let roll = routing::roll(routing_key.map(|k| format!("shadow:{k}")).as_deref());
+            routing::mirrored(endpoint.deployment.shadow, roll).map(|v| (v, inputs.clone()))
+        } else {
+            None
+        };
+        let mut inputs = inputs;
+        let mut retried = false;
         let (answered_by, result) = loop {
             let chosen = version.unwrap_or_else(|| {
                 routing::answering_version(
@@ -429,22 +438,30 @@ impl ServingService {
                 .get(&chosen)
                 .cloned()
                 .ok_or_else(|| version_not_served(name, chosen))?;
-            let result = match check_inputs(loaded.signature(), &inputs) {
-                Ok(()) => loaded.batcher.infer(inputs.clone()).await,
-                Err(invalid) => Err(invalid),
-            };
-            // The version was retired by a swap after this request picked it: retry on the
-            // endpoint that replaced it, so hot swaps drop nothing.
-            if matches!(result, Err(ServingError::Unavailable(_))) && attempt == 0 {
-                if let Some(current) = self.endpoint(name) {
-                    if !Arc::ptr_eq(&current, &endpoint) {
-                        endpoint = current;
-                        attempt += 1;
-                        continue;
+            if let Err(invalid) = check_inputs(loaded.signature(), &inputs) {
+                break (chosen, Err(invalid));
+            }
+            match loaded.batcher.submit(inputs) {
+                Ok(answer) => break (chosen, answer.await),
+                Err(refused) => {
+                    // The version was retired by a swap after this request picked it: retry on
+                    // the endpoint that replaced it, so hot swaps drop nothing.
+                    let swapped = self
+                        .endpoint(name)
+                        .filter(|current| !Arc::ptr_eq(current, &endpoint));
+                    match swapped {
+                        Some(current)
+                            if !retried
+                                && matches!(refused.error, ServingError::Unavailable(_)) =>
+                        {
+                            endpoint = current;
+                            inputs = refused.inputs;
+                            retried = true;
+                        }
+                        _ => break (chosen, Err(refused.error)),
                     }
                 }
-            }
-            break (chosen, result);
+            };
         };
         let status = match &result {
             Ok(_) => "ok",
@@ -466,58 +483,14 @@ impl ServingService {
         metrics::histogram!("galley_serving_request_duration_seconds", &labels)
             .record(started.elapsed().as_secs_f64());
         let outputs = result?;
-        if version.is_none() {
-            self.mirror(&endpoint, routing_key, answered_by, inputs, &outputs);
+        if let Some((shadow_version, copy)) = shadow {
+            mirror(&endpoint, shadow_version, answered_by, copy, &outputs);
         }
         Ok(Inference {
             model: endpoint.deployment.model.clone(),
             version: answered_by,
             outputs,
         })
-    }
-
-    /// Sends a copy of the request to the shadow version, off the caller's path.
-    fn mirror(
-        &self,
-        endpoint: &Arc<Endpoint>,
-        routing_key: Option<&str>,
-        served_version: i64,
-        inputs: Inputs,
-        served: &Outputs,
-    ) {
-        let roll = routing::roll(routing_key.map(|k| format!("shadow:{k}")).as_deref());
-        let Some(version) = routing::mirrored(endpoint.deployment.shadow, roll) else {
-            return;
-        };
-        let Some(shadow) = endpoint.versions.get(&version).cloned() else {
-            return;
-        };
-        let log = endpoint.shadow_log.clone();
-        let served = served.clone();
-        tokio::spawn(async move {
-            let record = match shadow.batcher.infer(inputs).await {
-                Ok(outputs) => {
-                    let (max_abs_diff, labels_agree) = compare(&served, &outputs);
-                    ShadowRecord {
-                        at_ms: now_millis(),
-                        version,
-                        served_version,
-                        error: None,
-                        max_abs_diff,
-                        labels_agree,
-                    }
-                }
-                Err(error) => ShadowRecord {
-                    at_ms: now_millis(),
-                    version,
-                    served_version,
-                    error: Some(error.to_string()),
-                    max_abs_diff: None,
-                    labels_agree: None,
-                },
-            };
-            log.push(record);
-        });
     }
 
     /// One autoscaler pass over every loaded version, and the queue and replica gauges.
@@ -561,6 +534,46 @@ impl ServingService {
             }
         }
     }
+}
+
+/// Sends the copy of a request to the shadow version, off the caller's path, and records how its
+/// answer compares with the served one.
+fn mirror(
+    endpoint: &Endpoint,
+    version: i64,
+    served_version: i64,
+    inputs: Inputs,
+    served: &Outputs,
+) {
+    let Some(shadow) = endpoint.versions.get(&version).cloned() else {
+        return;
+    };
+    let log = endpoint.shadow_log.clone();
+    let served = served.clone();
+    tokio::spawn(async move {
+        let record = match shadow.batcher.infer(inputs).await {
+            Ok(outputs) => {
+                let (max_abs_diff, labels_agree) = compare(&served, &outputs);
+                ShadowRecord {
+                    at_ms: now_millis(),
+                    version,
+                    served_version,
+                    error: None,
+                    max_abs_diff,
+                    labels_agree,
+                }
+            }
+            Err(error) => ShadowRecord {
+                at_ms: now_millis(),
+                version,
+                served_version,
+                error: Some(error.to_string()),
+                max_abs_diff: None,
+                labels_agree: None,
+            },
+        };
+        log.push(record);
+    });
 }
 
 fn not_served(name: &str) -> ServingError {

@@ -72,7 +72,38 @@ pub struct Deployment {
     pub updated_at: i64,
 }
 
+/// What a version does in a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Serving,
+    Canary,
+    Shadow,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Serving => "serving",
+            Role::Canary => "canary",
+            Role::Shadow => "shadow",
+        }
+    }
+}
+
 impl Deployment {
+    /// The part `version` plays here, if any.
+    pub fn role_of(&self, version: i64) -> Option<Role> {
+        if version == self.version {
+            Some(Role::Serving)
+        } else if self.canary.is_some_and(|c| c.version == version) {
+            Some(Role::Canary)
+        } else if self.shadow.is_some_and(|s| s.version == version) {
+            Some(Role::Shadow)
+        } else {
+            None
+        }
+    }
+
     /// Every version this deployment keeps loaded.
     pub fn versions(&self) -> Vec<i64> {
         let mut versions = vec![self.version];
@@ -82,5 +113,44 @@ impl Deployment {
             }
         }
         versions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_loaded_version_has_one_role() {
+        let d = Deployment {
+            name: "d".into(),
+            model: "m".into(),
+            selector: VersionSelector::Version(1),
+            version: 1,
+            previous_version: None,
+            batch: BatchSettings::default(),
+            scale: ScaleSettings::default(),
+            canary: Some(TrafficShare {
+                version: 2,
+                percent: 10,
+            }),
+            shadow: Some(TrafficShare {
+                version: 3,
+                percent: 100,
+            }),
+            created_at: 0,
+            updated_at: 0,
+        };
+        assert_eq!(d.versions(), vec![1, 2, 3]);
+        let roles: Vec<_> = (1..=4).map(|v| d.role_of(v)).collect();
+        assert_eq!(
+            roles,
+            [
+                Some(Role::Serving),
+                Some(Role::Canary),
+                Some(Role::Shadow),
+                None
+            ]
+        );
     }
 }

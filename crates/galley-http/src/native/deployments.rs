@@ -155,16 +155,16 @@ pub fn deployment_json(status: &DeploymentStatus) -> Value {
     })
 }
 
-async fn reply_with(s: &AppState, name: &str) -> Reply {
-    let status = s.serving.get(name).await?;
+fn reply(s: &AppState, deployment: Deployment) -> Reply {
+    let status = s.serving.status(deployment);
     Ok(Json(json!({ "deployment": deployment_json(&status) })))
 }
 
 pub async fn create(State(s): State<AppState>, JsonBody(b): JsonBody<DeploymentBody>) -> Reply {
     let name = required(b.name.clone(), "name")?;
-    let request = b.apply(name.clone(), None)?;
-    s.serving.create(request).await?;
-    reply_with(&s, &name).await
+    let request = b.apply(name, None)?;
+    let created = s.serving.create(request).await?;
+    reply(&s, created)
 }
 
 pub async fn list(State(s): State<AppState>) -> Reply {
@@ -179,7 +179,8 @@ pub async fn list(State(s): State<AppState>) -> Reply {
 }
 
 pub async fn get(State(s): State<AppState>, Path(name): Path<String>) -> Reply {
-    reply_with(&s, &name).await
+    let status = s.serving.get(&name).await?;
+    Ok(Json(json!({ "deployment": deployment_json(&status) })))
 }
 
 pub async fn update(
@@ -193,14 +194,14 @@ pub async fn update(
         ));
     }
     let current = s.serving.get(&name).await?.deployment;
-    let request = b.apply(name.clone(), Some(&current))?;
-    s.serving.update(request).await?;
-    reply_with(&s, &name).await
+    let request = b.apply(name, Some(&current))?;
+    let updated = s.serving.update(request).await?;
+    reply(&s, updated)
 }
 
 pub async fn rollback(State(s): State<AppState>, Path(name): Path<String>) -> Reply {
-    s.serving.rollback(&name).await?;
-    reply_with(&s, &name).await
+    let rolled_back = s.serving.rollback(&name).await?;
+    reply(&s, rolled_back)
 }
 
 pub async fn delete(State(s): State<AppState>, Path(name): Path<String>) -> Reply {

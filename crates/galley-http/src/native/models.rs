@@ -110,16 +110,10 @@ pub async fn lineage(
         .list()
         .await?
         .into_iter()
-        .filter(|d| d.deployment.model == name && d.deployment.versions().contains(&number))
-        .map(|d| {
-            let role = if d.deployment.version == number {
-                "serving"
-            } else if d.deployment.canary.is_some_and(|c| c.version == number) {
-                "canary"
-            } else {
-                "shadow"
-            };
-            json!({ "name": d.deployment.name, "role": role, "ready": d.ready })
+        .filter(|d| d.deployment.model == name)
+        .filter_map(|d| {
+            let role = d.deployment.role_of(number)?;
+            Some(json!({ "name": d.deployment.name, "role": role.as_str(), "ready": d.ready }))
         })
         .collect();
     let mut graph = lineage_json(&lineage);

@@ -331,7 +331,7 @@ struct BinaryParameters {
 
 /// Elements written as a flat JSON array straight from the typed Vec, so an FP32 value is
 /// written in its shortest f32 form (0.1, not 0.10000000149011612).
-struct JsonData<'a>(&'a TensorData);
+pub(crate) struct JsonData<'a>(pub(crate) &'a TensorData);
 
 impl Serialize for JsonData<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -597,7 +597,11 @@ fn flatten_nested<'v>(
     Ok(())
 }
 
-fn json_elements(name: &str, dtype: DType, flat: &[&Value]) -> Result<TensorData, ApiError> {
+pub(crate) fn json_elements(
+    name: &str,
+    dtype: DType,
+    flat: &[&Value],
+) -> Result<TensorData, ApiError> {
     Ok(match dtype {
         DType::Bool => TensorData::Bool(
             flat.iter()

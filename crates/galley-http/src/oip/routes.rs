@@ -11,10 +11,12 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use galley_core::ErrorCode;
-use galley_onnx::{DType, Tensor, TensorData};
+use galley_onnx::{DType, Tensor};
 use serde_json::{json, Value};
 
-use super::codec::{decode_request, encode_response, HEADER_LENGTH_HEADER as HEADER_LENGTH};
+use super::codec::{
+    decode_request, encode_response, json_elements, JsonData, HEADER_LENGTH_HEADER as HEADER_LENGTH,
+};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -307,66 +309,14 @@ fn flatten<'a>(value: &'a Value, flat: &mut Vec<&'a Value>, shape: &mut Vec<usiz
     }
 }
 
+/// The elements are checked as the V2 route checks JSON `data`, one codec for both.
 fn typed_tensor(
     name: &str,
     dtype: DType,
     shape: Vec<usize>,
     values: &[&Value],
 ) -> Result<Tensor, OipError> {
-    let bad = || {
-        OipError(ApiError::invalid(format!(
-            "input '{name}' expects {} values",
-            dtype.as_str()
-        )))
-    };
-    let data = match dtype {
-        DType::Fp32 => TensorData::Fp32(
-            values
-                .iter()
-                .map(|v| v.as_f64().map(|x| x as f32).ok_or_else(bad))
-                .collect::<Result<_, _>>()?,
-        ),
-        DType::Fp64 => TensorData::Fp64(
-            values
-                .iter()
-                .map(|v| v.as_f64().ok_or_else(bad))
-                .collect::<Result<_, _>>()?,
-        ),
-        DType::Int64 => TensorData::Int64(
-            values
-                .iter()
-                .map(|v| v.as_i64().ok_or_else(bad))
-                .collect::<Result<_, _>>()?,
-        ),
-        DType::Int32 => TensorData::Int32(
-            values
-                .iter()
-                .map(|v| {
-                    v.as_i64()
-                        .and_then(|x| i32::try_from(x).ok())
-                        .ok_or_else(bad)
-                })
-                .collect::<Result<_, _>>()?,
-        ),
-        DType::Bool => TensorData::Bool(
-            values
-                .iter()
-                .map(|v| v.as_bool().ok_or_else(bad))
-                .collect::<Result<_, _>>()?,
-        ),
-        DType::Bytes => TensorData::Bytes(
-            values
-                .iter()
-                .map(|v| v.as_str().map(str::to_string).ok_or_else(bad))
-                .collect::<Result<_, _>>()?,
-        ),
-        other => {
-            return Err(OipError(ApiError::invalid(format!(
-                "input '{name}' is {}: use the V2 infer route for this datatype",
-                other.as_str()
-            ))))
-        }
-    };
+    let data = json_elements(name, dtype, values)?;
     Tensor::new(shape, data)
         .map_err(|e| OipError(ApiError::invalid(format!("input '{name}': {e}"))))
 }
@@ -391,19 +341,16 @@ fn outputs_to_predictions(outputs: &[(String, Tensor)], rows: usize) -> Vec<Valu
 }
 
 fn rows_of(tensor: &Tensor, rows: usize) -> Vec<Value> {
-    let values: Vec<Value> = match &tensor.data {
-        TensorData::Fp32(v) => v.iter().map(|x| json!(x)).collect(),
-        TensorData::Fp64(v) => v.iter().map(|x| json!(x)).collect(),
-        TensorData::Int64(v) => v.iter().map(|x| json!(x)).collect(),
-        TensorData::Int32(v) => v.iter().map(|x| json!(x)).collect(),
-        TensorData::Bool(v) => v.iter().map(|x| json!(x)).collect(),
-        TensorData::Bytes(v) => v.iter().map(|x| json!(x)).collect(),
-        other => (0..other.len()).map(|_| Value::Null).collect(),
+    let values = match serde_json::to_value(JsonData(&tensor.data)) {
+        Ok(Value::Array(values)) => values,
+        _ => Vec::new(),
     };
     let per_row = values.len().checked_div(rows).unwrap_or(0);
     (0..rows)
         .map(|i| {
-            let slice = &values[i * per_row..(i + 1) * per_row];
+            let slice = values
+                .get(i * per_row..(i + 1) * per_row)
+                .unwrap_or_default();
             if tensor.shape.len() <= 1 {
                 slice.first().cloned().unwrap_or(Value::Null)
             } else {
