@@ -112,7 +112,11 @@ def server(tmp_path_factory) -> ServerInfo:
     stdout_path = base / "server.stdout"
     stderr_path = base / "server.stderr"
     port = _free_port()
-    cmd = [bin_path, "server", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)]
+    cmd = [
+        bin_path, "server", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
+        # Logged predictions reach their files quickly, so monitoring scenarios need not wait.
+        "--prediction-flush-seconds", "0.5",
+    ]
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
     uri = f"http://127.0.0.1:{port}"

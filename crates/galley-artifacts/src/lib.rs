@@ -246,6 +246,16 @@ impl ArtifactStore {
         Ok(Download { size, stream })
     }
 
+    /// The whole file at `path` in memory, for files the caller must see entire (Parquet footers).
+    pub async fn get_bytes(&self, path: &ArtifactPath) -> Result<Bytes> {
+        let result = self
+            .inner
+            .get(path.as_object_path())
+            .await
+            .map_err(|e| not_found_as(e, path))?;
+        Ok(result.bytes().await?)
+    }
+
     /// Lists the direct children of `dir` (the root when `None`). A missing directory is empty.
     pub async fn list(&self, dir: Option<&ArtifactPath>) -> Result<Vec<ArtifactEntry>> {
         let prefix = dir.map(|d| d.as_object_path());

@@ -2,4 +2,5 @@
 //! black-box tests can start a real server in-process on port 0.
 
 pub mod client;
+pub mod monitor;
 pub mod server;

@@ -5,8 +5,14 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use galley_cli::client::deployments::{self, DeploymentArgs};
 use galley_cli::client::models::{self, AliasAction};
+use galley_cli::client::monitoring::{
+    self, LabelsSource, ReferenceArgs, ReferenceSource, RuleArgs,
+};
 use galley_cli::client::{self, Client, RunListArgs};
+use galley_cli::monitor;
 use galley_cli::server::{shutdown_signal, Server, ServerConfig};
+use galley_monitoring::validation::parse_window;
+use galley_monitoring_runtime::{DeliverySettings, WriterSettings};
 use galley_store::SqliteSync;
 
 #[derive(Parser)]
@@ -65,6 +71,12 @@ enum Command {
         /// SQLite durability.
         #[arg(long, value_enum, default_value_t = Durability::Full)]
         sqlite_sync: Durability,
+        /// Write logged predictions to a file at least this often (seconds).
+        #[arg(long, default_value_t = 10.0)]
+        prediction_flush_seconds: f64,
+        /// Evaluate every monitored deployment this often (e.g. 1h, 30m), or `off`.
+        #[arg(long, default_value = "1h")]
+        evaluation_interval: String,
     },
     /// Experiments.
     #[command(subcommand)]
@@ -78,6 +90,154 @@ enum Command {
     /// Deployments: serve registry versions, change them without downtime, roll back.
     #[command(subcommand)]
     Deployments(DeploymentsCommand),
+    /// Monitoring: drift between files, reference profiles, labels, evaluations and reports.
+    #[command(subcommand)]
+    Monitor(MonitorCommand),
+}
+
+#[derive(Subcommand)]
+enum MonitorCommand {
+    /// Compare two CSV or Parquet files with Evidently's default drift tests (no server needed).
+    Drift {
+        #[arg(long)]
+        reference: PathBuf,
+        #[arg(long)]
+        current: PathBuf,
+        /// Compare only these columns (comma-separated; default: every reference column).
+        #[arg(long, value_delimiter = ',')]
+        columns: Vec<String>,
+        /// Use another test for a column: COLUMN=TEST (ks, chisquare, z, wasserstein,
+        /// jensenshannon, psi, psi_reference_deciles). Repeatable.
+        #[arg(long = "test")]
+        tests: Vec<String>,
+        /// Another threshold for a column: COLUMN=VALUE. Repeatable.
+        #[arg(long = "threshold")]
+        thresholds: Vec<String>,
+        /// Dataset drift when at least this share of columns drifted (default 0.5).
+        #[arg(long)]
+        drift_share: Option<f64>,
+        #[arg(long)]
+        json: bool,
+        /// Also write a self-contained HTML report here.
+        #[arg(long)]
+        html: Option<PathBuf>,
+        /// Exit non-zero when the dataset drifted (for CI checks).
+        #[arg(long)]
+        fail_on_drift: bool,
+    },
+    /// Profile reference data for a model version: a local file, or a run's artifact.
+    Reference {
+        model: String,
+        version: String,
+        #[arg(long, conflicts_with_all = ["run_id", "path"])]
+        file: Option<PathBuf>,
+        #[arg(long, requires = "path")]
+        run_id: Option<String>,
+        /// The artifact's path within the run.
+        #[arg(long, requires = "run_id")]
+        path: Option<String>,
+        /// The column holding the ground truth (not a feature).
+        #[arg(long)]
+        target: Option<String>,
+        /// The column holding the model's predictions (not a feature), for prediction drift.
+        #[arg(long)]
+        prediction: Option<String>,
+        /// classification or regression (default: from the target's values).
+        #[arg(long)]
+        task: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send ground truth for answered requests, by request id.
+    Labels {
+        deployment: String,
+        /// A CSV or Parquet file with request_id, label and optionally row columns.
+        #[arg(long, conflicts_with_all = ["request_id", "label"])]
+        file: Option<PathBuf>,
+        #[arg(long, requires = "label")]
+        request_id: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        row: i64,
+        #[arg(long, requires = "request_id")]
+        label: Option<String>,
+    },
+    /// Evaluate a window of logged predictions now and store the results.
+    Evaluate {
+        deployment: String,
+        #[arg(long, default_value = "1h")]
+        window: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A window's drift report, as a table, JSON or an HTML page.
+    Report {
+        deployment: String,
+        #[arg(long, default_value = "24h")]
+        window: String,
+        /// Write the report as a self-contained HTML page to this file.
+        #[arg(long)]
+        html: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stored evaluation results as a time series.
+    Results {
+        deployment: String,
+        #[arg(long)]
+        metric: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Alert rules on evaluation results, and the alerts they fired.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+}
+
+#[derive(Subcommand)]
+enum AlertsCommand {
+    /// Add a rule, e.g. `add DEPLOYMENT --metric drift_share --above 0.5 --webhook URL`.
+    Add {
+        deployment: String,
+        /// drift_share, dataset_drift, drift_score, prediction_drift_score, accuracy, f1, rmse, ...
+        #[arg(long)]
+        metric: String,
+        /// Fire when the value is at or above this.
+        #[arg(long, conflicts_with = "below", required_unless_present = "below")]
+        above: Option<f64>,
+        /// Fire when the value is at or below this.
+        #[arg(long)]
+        below: Option<f64>,
+        /// Only this column (per-column metrics); default: any column.
+        #[arg(long)]
+        column: Option<String>,
+        #[arg(long, default_value = "1h")]
+        window: String,
+        /// info, warning or critical.
+        #[arg(long, default_value = "warning")]
+        severity: String,
+        /// POST each alert here as JSON (retried with backoff).
+        #[arg(long)]
+        webhook: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        deployment: String,
+        #[arg(long)]
+        json: bool,
+    },
+    Delete {
+        deployment: String,
+        id: String,
+    },
+    /// Alerts fired, newest first.
+    Events {
+        deployment: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Settings shared by `deployments create` and `deployments update`.
@@ -110,6 +270,9 @@ struct DeploymentFlags {
     /// Copy PERCENT of requests to VERSION and record its answers: VERSION:PERCENT, or off.
     #[arg(long)]
     shadow: Option<String>,
+    /// Share of answered requests (0 to 1) logged for monitoring; default 1.
+    #[arg(long)]
+    log_sample_rate: Option<f64>,
     #[arg(long)]
     json: bool,
 }
@@ -128,6 +291,7 @@ impl DeploymentFlags {
             max_queue: self.max_queue,
             canary: self.canary.clone(),
             shadow: self.shadow.clone(),
+            log_sample_rate: self.log_sample_rate,
         }
     }
 }
@@ -312,6 +476,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             database_url,
             artifact_root,
             sqlite_sync,
+            prediction_flush_seconds,
+            evaluation_interval,
         } => {
             let config = ServerConfig {
                 host,
@@ -323,6 +489,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     Durability::Full => SqliteSync::Full,
                     Durability::Normal => SqliteSync::Normal,
                 },
+                prediction_log: WriterSettings {
+                    flush_interval: std::time::Duration::try_from_secs_f64(
+                        prediction_flush_seconds,
+                    )
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("--prediction-flush-seconds must be a positive number")
+                    })?,
+                    ..WriterSettings::default()
+                },
+                evaluation_interval: match evaluation_interval.as_str() {
+                    "off" => None,
+                    length => Some(std::time::Duration::from_millis(
+                        parse_window(length)? as u64
+                    )),
+                },
+                alert_delivery: DeliverySettings::default(),
             };
             Server::build(&config).await?.run(shutdown_signal()).await
         }
@@ -402,6 +586,136 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 deployments::rollback(&client, &name, json).await
             }
             DeploymentsCommand::Delete { name } => deployments::delete(&client, &name).await,
+        },
+        Command::Monitor(command) => run_monitor(&client, command).await,
+    }
+}
+
+async fn run_monitor(client: &Client, command: MonitorCommand) -> anyhow::Result<()> {
+    match command {
+        MonitorCommand::Drift {
+            reference,
+            current,
+            columns,
+            tests,
+            thresholds,
+            drift_share,
+            json,
+            html,
+            fail_on_drift,
+        } => {
+            let args = monitor::DriftArgs {
+                reference,
+                current,
+                columns,
+                tests,
+                thresholds,
+                drift_share,
+                json,
+                html,
+            };
+            if monitor::drift(&args)? && fail_on_drift {
+                anyhow::bail!("dataset drift detected");
+            }
+            Ok(())
+        }
+        MonitorCommand::Reference {
+            model,
+            version,
+            file,
+            run_id,
+            path,
+            target,
+            prediction,
+            task,
+            json,
+        } => {
+            let source = match (&file, &run_id, &path) {
+                (Some(file), None, None) => ReferenceSource::File(file),
+                (None, Some(run_id), Some(path)) => ReferenceSource::RunArtifact { run_id, path },
+                _ => anyhow::bail!("give either --file, or --run-id with --path"),
+            };
+            let args = ReferenceArgs {
+                source,
+                target: target.as_deref(),
+                prediction: prediction.as_deref(),
+                task: task.as_deref(),
+            };
+            monitoring::reference(client, &model, &version, args, json).await
+        }
+        MonitorCommand::Labels {
+            deployment,
+            file,
+            request_id,
+            row,
+            label,
+        } => {
+            let source = match (&file, &request_id, &label) {
+                (Some(file), None, None) => LabelsSource::File(file),
+                (None, Some(request_id), Some(label)) => LabelsSource::One {
+                    request_id,
+                    row,
+                    label,
+                },
+                _ => anyhow::bail!("give either --file, or --request-id with --label"),
+            };
+            monitoring::labels(client, &deployment, source).await
+        }
+        MonitorCommand::Evaluate {
+            deployment,
+            window,
+            json,
+        } => monitoring::evaluate(client, &deployment, &window, json).await,
+        MonitorCommand::Report {
+            deployment,
+            window,
+            html,
+            json,
+        } => monitoring::report(client, &deployment, &window, html.as_deref(), json).await,
+        MonitorCommand::Results {
+            deployment,
+            metric,
+            json,
+        } => monitoring::results(client, &deployment, metric.as_deref(), json).await,
+        MonitorCommand::Alerts(command) => match command {
+            AlertsCommand::Add {
+                deployment,
+                metric,
+                above,
+                below,
+                column,
+                window,
+                severity,
+                webhook,
+                name,
+                json,
+            } => {
+                let (comparison, threshold) = match (above, below) {
+                    (Some(t), None) => ("above", t),
+                    (None, Some(t)) => ("below", t),
+                    _ => anyhow::bail!("give exactly one of --above or --below"),
+                };
+                let args = RuleArgs {
+                    metric: &metric,
+                    column: column.as_deref(),
+                    comparison,
+                    threshold,
+                    window: &window,
+                    severity: &severity,
+                    webhook: webhook.as_deref(),
+                    name: name.as_deref(),
+                };
+                monitoring::alert_add(client, &deployment, args, json).await
+            }
+            AlertsCommand::List { deployment, json } => {
+                monitoring::alert_list(client, &deployment, json).await
+            }
+            AlertsCommand::Delete { deployment, id } => {
+                monitoring::alert_delete(client, &deployment, &id).await
+            }
+            AlertsCommand::Events { deployment, json } => {
+                monitoring::alert_events(client, &deployment, json).await
+            }
         },
     }
 }

@@ -4,11 +4,15 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use galley_artifacts::ArtifactStore;
 use galley_http::AppState;
 use galley_inference::{ArtifactInspector, ServingService};
+use galley_monitoring_runtime::{
+    DeliverySettings, MonitoringService, PredictionWriter, WriterSettings,
+};
 use galley_registry::RegistryService;
 use galley_store::{SqlStore, SqliteSync};
 use galley_tracking::TrackingService;
@@ -28,6 +32,11 @@ pub struct ServerConfig {
     /// A folder or `file://` URL; defaults to `<data_dir>/artifacts`.
     pub artifact_root: Option<String>,
     pub sqlite_sync: SqliteSync,
+    /// How the prediction log batches sampled requests into files.
+    pub prediction_log: WriterSettings,
+    /// How often every monitored deployment is evaluated; `None`: only on demand.
+    pub evaluation_interval: Option<Duration>,
+    pub alert_delivery: DeliverySettings,
 }
 
 /// A server bound to its port, not yet serving.
@@ -35,6 +44,7 @@ pub struct Server {
     listener: TcpListener,
     state: AppState,
     store: SqlStore,
+    prediction_writer: PredictionWriter,
 }
 
 impl Server {
@@ -61,12 +71,29 @@ impl Server {
             tracking.clone(),
             Arc::new(ArtifactInspector::new(artifacts.clone())),
         );
+        let (prediction_log, prediction_writer) = PredictionWriter::start(
+            config.prediction_log,
+            artifacts.clone(),
+            Arc::new(store.clone()),
+        );
         let serving =
-            ServingService::new(Arc::new(store.clone()), registry.clone(), artifacts.clone());
+            ServingService::new(Arc::new(store.clone()), registry.clone(), artifacts.clone())
+                .with_prediction_sink(prediction_log.clone());
         serving.start().await.context("loading deployments")?;
+        let monitoring = MonitoringService::new(
+            Arc::new(store.clone()),
+            Arc::new(store.clone()),
+            artifacts.clone(),
+            prediction_log,
+            config.alert_delivery,
+        );
+        if let Some(interval) = config.evaluation_interval {
+            monitoring.start_schedule(interval);
+        }
         let state = AppState {
             registry,
             serving,
+            monitoring,
             tracking,
             artifacts,
             prometheus: galley_http::observability::prometheus(),
@@ -88,6 +115,7 @@ impl Server {
             listener,
             state,
             store,
+            prediction_writer,
         })
     }
 
@@ -95,12 +123,14 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests and closes the store.
+    /// Serves until `shutdown` resolves, then finishes in-flight requests, writes out the
+    /// buffered prediction log and closes the store.
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         galley_http::serve(self.listener, self.state, shutdown).await?;
+        self.prediction_writer.stop().await;
         self.store.close().await;
         tracing::info!("galley server stopped");
         Ok(())

@@ -18,6 +18,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use galley_artifacts::ArtifactStore;
 use galley_inference::ServingService;
+use galley_monitoring_runtime::MonitoringService;
 use galley_registry::RegistryService;
 use galley_tracking::TrackingService;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -33,6 +34,7 @@ pub struct AppState {
     pub tracking: TrackingService,
     pub registry: RegistryService,
     pub serving: ServingService,
+    pub monitoring: MonitoringService,
     pub artifacts: ArtifactStore,
     pub prometheus: PrometheusHandle,
     pub health_check: HealthCheck,
@@ -47,6 +49,7 @@ pub fn router(state: AppState) -> Router {
     let artifacts = mlflow::artifact_routes();
     let models = native::model_routes();
     let deployments = native::deployment_routes();
+    let monitoring = native::monitoring_routes();
     let inference = oip::inference_routes();
     let openapi = Arc::new(routes::openapi(&[
         (mlflow::PREFIXES[0], &tracking),
@@ -54,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         (mlflow::ARTIFACT_PREFIXES[0], &artifacts),
         (native::PREFIX, &models),
         (native::PREFIX, &deployments),
+        (native::PREFIX, &monitoring),
         ("", &inference),
     ]));
 
@@ -74,6 +78,7 @@ pub fn router(state: AppState) -> Router {
     router = routes::mount(router, &mlflow::ARTIFACT_PREFIXES, &artifacts);
     router = routes::mount(router, &[native::PREFIX], &models);
     router = routes::mount(router, &[native::PREFIX], &deployments);
+    router = routes::mount(router, &[native::PREFIX], &monitoring);
     router = routes::mount(router, &[""], &inference);
     router
         .fallback(error::endpoint_not_found)

@@ -37,6 +37,12 @@ pub fn mirrored(shadow: Option<TrafficShare>, roll: u8) -> Option<i64> {
         .map(|share| share.version)
 }
 
+/// Whether to log this request, given the deployment's sample rate (0 to 1). Random rather than
+/// keyed: a sample must not depend on who sends the request.
+pub fn sampled(rate: f64) -> bool {
+    rate >= 1.0 || (rate > 0.0 && rand::random::<f64>() < rate)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@ use galley_serving::{DeploymentStore, ServingError};
 
 use crate::batcher::{Inputs, Outputs};
 use crate::loaded::LoadedVersion;
+use crate::prediction_log::{PredictionRecord, PredictionSink};
 use crate::routing;
 use crate::scaling::{next_replicas, Load};
 use crate::shadow::{compare, ShadowLog, ShadowRecord};
@@ -40,6 +41,7 @@ pub struct DeploymentRequest {
     pub scale: ScaleSettings,
     pub canary: Option<TrafficShare>,
     pub shadow: Option<TrafficShare>,
+    pub log_sample_rate: f64,
 }
 
 /// A deployment's live state, never mutated: changes build a new one.
@@ -70,6 +72,8 @@ pub struct DeploymentStatus {
 pub struct Inference {
     pub model: String,
     pub version: i64,
+    /// The id the caller gave, or the one made up for it.
+    pub request_id: String,
     pub outputs: Outputs,
 }
 
@@ -83,6 +87,7 @@ struct Inner {
     registry: RegistryService,
     artifacts: ArtifactStore,
     live: RwLock<HashMap<String, Arc<Endpoint>>>,
+    predictions: Option<Arc<dyn PredictionSink>>,
 }
 
 impl ServingService {
@@ -97,8 +102,18 @@ impl ServingService {
                 registry,
                 artifacts,
                 live: RwLock::new(HashMap::new()),
+                predictions: None,
             }),
         }
+    }
+
+    /// Sends each deployment's sampled requests (its `log_sample_rate`) to `sink`. Call before
+    /// the service is shared.
+    pub fn with_prediction_sink(mut self, sink: Arc<dyn PredictionSink>) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("the prediction sink is set before the service is shared")
+            .predictions = Some(sink);
+        self
     }
 
     /// Loads every stored deployment (a server restart) and starts the autoscaler. A deployment
@@ -242,6 +257,7 @@ impl ServingService {
             scale: request.scale,
             canary: request.canary,
             shadow: request.shadow,
+            log_sample_rate: request.log_sample_rate,
             created_at: now,
             updated_at: now,
         };
@@ -288,6 +304,7 @@ impl ServingService {
             scale: request.scale,
             canary: request.canary,
             shadow: request.shadow,
+            log_sample_rate: request.log_sample_rate,
             updated_at: now_millis(),
             ..current
         };
@@ -406,16 +423,27 @@ impl ServingService {
     }
 
     /// Answers one request. `version` pins a loaded version (the V2 `/versions/{v}/infer`
-    /// route); otherwise the canary share and `routing_key` decide.
+    /// route); otherwise the canary share and `routing_key` decide. `request_id` is the caller's
+    /// id for the request; without one, a new id is made up.
     pub async fn infer(
         &self,
         name: &str,
         version: Option<i64>,
         routing_key: Option<&str>,
+        request_id: Option<String>,
         inputs: Inputs,
     ) -> Result<Inference> {
         let started = Instant::now();
+        let received_at = now_millis();
         let mut endpoint = self.endpoint(name).ok_or_else(|| not_served(name))?;
+        let request_id = request_id.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+        // Only a logged request pays for a copy of its inputs.
+        let logged = match &self.inner.predictions {
+            Some(sink) if routing::sampled(endpoint.deployment.log_sample_rate) => {
+                Some((sink.clone(), inputs.clone()))
+            }
+            _ => None,
+        };
         // Only a mirrored request pays for a copy of its inputs.
         let shadow = if version.is_none() {
             let roll = routing::roll(routing_key.map(|k| format!("shadow:{k}")).as_deref());
@@ -486,9 +514,22 @@ impl ServingService {
         if let Some((shadow_version, copy)) = shadow {
             mirror(&endpoint, shadow_version, answered_by, copy, &outputs);
         }
+        if let Some((sink, inputs)) = logged {
+            sink.offer(PredictionRecord {
+                deployment: name.to_owned(),
+                model: endpoint.deployment.model.clone(),
+                version: answered_by,
+                request_id: request_id.clone(),
+                received_at,
+                latency_seconds: started.elapsed().as_secs_f64(),
+                inputs,
+                outputs: outputs.clone(),
+            });
+        }
         Ok(Inference {
             model: endpoint.deployment.model.clone(),
             version: answered_by,
+            request_id,
             outputs,
         })
     }

@@ -38,6 +38,10 @@ impl Default for BatchSettings {
     }
 }
 
+/// By default every answered request is logged for monitoring: drift detection works without
+/// configuration, and a deployment that cannot afford it lowers the rate.
+pub const DEFAULT_LOG_SAMPLE_RATE: f64 = 1.0;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScaleSettings {
     pub min_replicas: u32,
@@ -68,6 +72,8 @@ pub struct Deployment {
     pub canary: Option<TrafficShare>,
     /// Requests copied to another version whose answers are recorded, never returned.
     pub shadow: Option<TrafficShare>,
+    /// Share of answered requests (0 to 1) whose inputs and outputs go to monitoring.
+    pub log_sample_rate: f64,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -138,6 +144,7 @@ mod tests {
                 version: 3,
                 percent: 100,
             }),
+            log_sample_rate: 1.0,
             created_at: 0,
             updated_at: 0,
         };

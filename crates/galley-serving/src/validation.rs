@@ -73,6 +73,12 @@ pub fn validate_deployment(d: &Deployment) -> Result<()> {
     )?;
     share("canary", d.canary, d.version)?;
     share("shadow", d.shadow, d.version)?;
+    if !(0.0..=1.0).contains(&d.log_sample_rate) {
+        return Err(ServingError::InvalidInput(format!(
+            "log_sample_rate must be between 0 and 1, got {}",
+            d.log_sample_rate
+        )));
+    }
     Ok(())
 }
 
@@ -92,6 +98,7 @@ mod tests {
             scale: ScaleSettings::default(),
             canary: None,
             shadow: None,
+            log_sample_rate: 1.0,
             created_at: 0,
             updated_at: 0,
         }
@@ -110,6 +117,11 @@ mod tests {
     #[test]
     fn settings_and_shares_are_bounded() {
         assert!(validate_deployment(&deployment()).is_ok());
+        for rate in [-0.1, 1.5, f64::NAN] {
+            let mut d = deployment();
+            d.log_sample_rate = rate;
+            assert!(validate_deployment(&d).is_err(), "log_sample_rate {rate}");
+        }
         let mut d = deployment();
         d.batch.max_batch_size = 0;
         assert!(validate_deployment(&d).is_err());

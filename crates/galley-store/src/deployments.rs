@@ -12,7 +12,7 @@ type Result<T> = std::result::Result<T, ServingError>;
 
 const COLUMNS: &str = "name, model, selector_kind, selector_value, version, previous_version, \
      max_batch_size, max_batch_delay_ms, max_queue, min_replicas, max_replicas, canary_version, \
-     canary_percent, shadow_version, shadow_percent, created_at, updated_at";
+     canary_percent, shadow_version, shadow_percent, log_sample_rate, created_at, updated_at";
 
 fn not_found(name: &str) -> ServingError {
     ServingError::NotFound(format!("Deployment '{name}' not found"))
@@ -65,6 +65,7 @@ fn from_row(row: &AnyRow) -> Result<Deployment> {
         },
         canary: share(row, "canary")?,
         shadow: share(row, "shadow")?,
+        log_sample_rate: col(row, "log_sample_rate")?,
         created_at: col(row, "created_at")?,
         updated_at: col(row, "updated_at")?,
     })
@@ -94,6 +95,7 @@ fn bind_settings(sql: &mut Sql, d: &Deployment) {
         sql.arg(share.map(|s| s.version));
         sql.arg(share.map(|s| i64::from(s.percent)));
     }
+    sql.arg(d.log_sample_rate);
     sql.arg(d.created_at);
     sql.arg(d.updated_at);
 }
@@ -101,7 +103,9 @@ fn bind_settings(sql: &mut Sql, d: &Deployment) {
 #[async_trait]
 impl DeploymentStore for SqlStore {
     async fn create_deployment(&self, d: &Deployment) -> Result<()> {
-        let placeholders: Vec<String> = (1..=17).map(|i| format!("${i}")).collect();
+        let placeholders: Vec<String> = (1..=COLUMNS.split(", ").count())
+            .map(|i| format!("${i}"))
+            .collect();
         let mut query = sql!(
             format!(
                 "INSERT INTO deployments ({COLUMNS}) VALUES ({})",

@@ -20,6 +20,7 @@ pub struct DeploymentArgs {
     /// `VERSION:PERCENT`, or `off` to remove.
     pub canary: Option<String>,
     pub shadow: Option<String>,
+    pub log_sample_rate: Option<f64>,
 }
 
 /// `3:10` → `{"version": 3, "percent": 10}`; `off` → `null`.
@@ -55,6 +56,7 @@ fn body(args: &DeploymentArgs) -> anyhow::Result<Value> {
         args.max_batch_delay_ms.map(Value::from),
     );
     put("max_queue", args.max_queue.map(Value::from));
+    put("log_sample_rate", args.log_sample_rate.map(Value::from));
     put(
         "canary",
         args.canary
@@ -105,6 +107,7 @@ fn print_deployment(d: &Value) {
         text(&d["min_replicas"]),
         text(&d["max_replicas"])
     );
+    println!("logged:      {} of requests", text(&d["log_sample_rate"]));
     println!("ready:       {}", text(&d["ready"]));
     for v in d["loaded_versions"].as_array().into_iter().flatten() {
         println!(

@@ -2,6 +2,7 @@
 
 pub mod deployments;
 pub mod models;
+pub mod monitoring;
 
 use anyhow::{bail, Context as _};
 use serde_json::{json, Value};
@@ -78,6 +79,35 @@ impl Client {
     }
 
     /// GETs a text (non-JSON) resource at the path made of `segments`.
+    /// Sends raw bytes (a file) with `method` and query parameters; answers the JSON reply.
+    pub async fn send_bytes(
+        &self,
+        method: reqwest::Method,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> anyhow::Result<Value> {
+        let request = self
+            .http
+            .request(method, self.url(segments)?)
+            .query(query)
+            .header("content-type", "application/octet-stream")
+            .body(body);
+        self.send(request).await
+    }
+
+    /// GETs `segments` with query parameters and answers the body as text (HTML pages).
+    pub async fn get_text_with(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> anyhow::Result<String> {
+        let response = self
+            .respond(self.http.get(self.url(segments)?).query(query))
+            .await?;
+        Ok(response.text().await?)
+    }
+
     pub async fn get_text(&self, segments: &[&str]) -> anyhow::Result<String> {
         let response = self.respond(self.http.get(self.url(segments)?)).await?;
         Ok(response.text().await?)
@@ -87,7 +117,7 @@ impl Client {
 pub(crate) const API: &str = "/api/2.0/mlflow";
 
 /// Prints rows as aligned columns.
-pub(crate) fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -2,6 +2,7 @@
 //! `spawn_app_with` adjusts its configuration first.
 
 use galley_cli::server::{Server, ServerConfig};
+use galley_monitoring_runtime::{DeliverySettings, WriterSettings};
 use galley_store::SqliteSync;
 use serde_json::Value;
 
@@ -26,6 +27,15 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
         database_url: None,
         artifact_root: None,
         sqlite_sync: SqliteSync::Normal,
+        prediction_log: WriterSettings {
+            flush_interval: std::time::Duration::from_millis(200),
+            ..WriterSettings::default()
+        },
+        evaluation_interval: None,
+        alert_delivery: DeliverySettings {
+            first_backoff: std::time::Duration::from_millis(50),
+            ..DeliverySettings::default()
+        },
     };
     tweak(&mut config);
     let server = Server::build(&config).await.unwrap();

@@ -461,6 +461,9 @@ async fn deployments_survive_a_restart() {
         database_url: None,
         artifact_root: None,
         sqlite_sync: SqliteSync::Normal,
+        prediction_log: Default::default(),
+        evaluation_interval: None,
+        alert_delivery: Default::default(),
     };
     let server = Server::build(&config).await.unwrap();
     let base = format!("http://{}", server.local_addr().unwrap());

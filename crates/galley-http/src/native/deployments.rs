@@ -50,6 +50,7 @@ pub struct DeploymentBody {
     max_batch_size: Option<u32>,
     max_batch_delay_ms: Option<u32>,
     max_queue: Option<u32>,
+    log_sample_rate: Option<f64>,
     #[serde(default, deserialize_with = "present")]
     canary: Option<Option<ShareBody>>,
     #[serde(default, deserialize_with = "present")]
@@ -111,6 +112,9 @@ impl DeploymentBody {
             scale,
             canary: share(self.canary, base.and_then(|d| d.canary)),
             shadow: share(self.shadow, base.and_then(|d| d.shadow)),
+            log_sample_rate: self
+                .log_sample_rate
+                .unwrap_or(base.map_or(DEFAULT_LOG_SAMPLE_RATE, |d| d.log_sample_rate)),
         })
     }
 }
@@ -148,6 +152,7 @@ pub fn deployment_json(status: &DeploymentStatus) -> Value {
         "max_replicas": d.scale.max_replicas,
         "canary": share_json(d.canary),
         "shadow": share_json(d.shadow),
+        "log_sample_rate": d.log_sample_rate,
         "created_at": d.created_at,
         "updated_at": d.updated_at,
         "ready": status.ready,

@@ -3,6 +3,7 @@
 
 mod deployments;
 mod models;
+mod monitoring;
 
 use axum::routing::{delete, get, patch, post, put};
 
@@ -87,6 +88,80 @@ pub fn deployment_routes() -> Vec<Route> {
             "/deployments/{name}/shadow",
             "The latest shadow answers, compared with the served ones",
             get(d::shadow),
+        ),
+    ]
+}
+
+/// Monitoring: labels, reference profiles, window evaluations, results and reports, relative to
+/// [`PREFIX`].
+pub fn monitoring_routes() -> Vec<Route> {
+    use monitoring as m;
+    vec![
+        route(
+            "POST",
+            "/deployments/{name}/labels",
+            "Ground truth for answered requests, by request id (one label, or many under 'labels')",
+            post(m::put_labels),
+        ),
+        route(
+            "POST",
+            "/deployments/{name}/monitoring/evaluate",
+            "Evaluate a window of logged predictions: drift against the reference, performance against labels",
+            post(m::evaluate),
+        ),
+        route(
+            "GET",
+            "/deployments/{name}/monitoring/report",
+            "A window's drift report as JSON or a self-contained HTML page (format=html)",
+            get(m::report),
+        ),
+        route(
+            "GET",
+            "/deployments/{name}/monitoring/results",
+            "Stored evaluation results as time series (metric, start, end)",
+            get(m::results),
+        ),
+        route(
+            "PUT",
+            "/models/{name}/versions/{version}/reference",
+            "Profile reference data (a CSV/Parquet body or a run artifact) for a version",
+            put(m::put_reference),
+        ),
+        route(
+            "GET",
+            "/models/{name}/versions/{version}/reference",
+            "A version's reference profile summary",
+            get(m::get_reference),
+        ),
+        route(
+            "POST",
+            "/deployments/{name}/alerts/rules",
+            "Add an alert rule: metric, column, above/below a threshold, window, severity, webhook",
+            post(m::create_rule),
+        ),
+        route(
+            "GET",
+            "/deployments/{name}/alerts/rules",
+            "A deployment's alert rules",
+            get(m::rules),
+        ),
+        route(
+            "DELETE",
+            "/deployments/{name}/alerts/rules/{id}",
+            "Remove an alert rule",
+            delete(m::delete_rule),
+        ),
+        route(
+            "GET",
+            "/deployments/{name}/alerts/events",
+            "Alerts fired, newest first, with their webhook delivery state",
+            get(m::events),
+        ),
+        route(
+            "GET",
+            "/monitoring/prediction-log",
+            "Rows and files written by the prediction log, and records dropped",
+            get(m::prediction_log),
         ),
     ]
 }

@@ -20,6 +20,8 @@ use super::codec::{
 use crate::error::ApiError;
 use crate::AppState;
 
+const REQUEST_ID: &str = "x-request-id";
+
 /// An API error rendered for V2 clients.
 pub struct OipError(ApiError);
 
@@ -135,6 +137,22 @@ fn routing_key(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
+/// The caller's id for a request, which ground-truth labels later refer to.
+fn header_request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Every answer names its request id, so a caller that sent none can still label it.
+fn with_request_id(mut response: Response, request_id: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
 async fn infer(
     s: AppState,
     name: String,
@@ -161,13 +179,14 @@ async fn infer(
             &name,
             version,
             routing_key(&headers),
+            request.id.clone().or_else(|| header_request_id(&headers)),
             request.inputs.clone(),
         )
         .await?;
     let encoded = encode_response(
         &name,
         &inference.version.to_string(),
-        request.id.as_deref(),
+        Some(&inference.request_id),
         inference.outputs,
         &request,
     )?;
@@ -185,7 +204,7 @@ async fn infer(
             .headers_mut()
             .insert(HEADER_LENGTH, HeaderValue::from(length));
     }
-    Ok(response)
+    Ok(with_request_id(response, &inference.request_id))
 }
 
 pub async fn infer_route(
@@ -215,7 +234,7 @@ pub async fn predict(
     Path(target): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Reply {
+) -> Reply<Response> {
     let Some(name) = target.strip_suffix(":predict") else {
         return Err(OipError(ApiError::new(
             ErrorCode::EndpointNotFound,
@@ -232,11 +251,23 @@ pub async fn predict(
     let inputs = instances_to_inputs(&loaded.signature().inputs, instances)?;
     let inference = s
         .serving
-        .infer(name, None, routing_key(&headers), inputs)
+        .infer(
+            name,
+            None,
+            routing_key(&headers),
+            header_request_id(&headers),
+            inputs,
+        )
         .await?;
     let predictions = outputs_to_predictions(&inference.outputs, instances.len());
-    Ok(Json(
-        json!({ "predictions": predictions, "model_version": inference.version.to_string() }),
+    let body = json!({
+        "predictions": predictions,
+        "model_version": inference.version.to_string(),
+        "request_id": inference.request_id,
+    });
+    Ok(with_request_id(
+        Json(body).into_response(),
+        &inference.request_id,
     ))
 }
 

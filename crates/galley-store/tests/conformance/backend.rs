@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use galley_monitoring::MonitoringStore;
 use galley_registry::model::{ModelSignature, TensorSpec};
 use galley_registry::{ModelInspector, RegistryService};
 use galley_serving::DeploymentStore;
@@ -51,6 +52,10 @@ impl Backend {
     }
 
     pub fn deployments(&self) -> Arc<dyn DeploymentStore> {
+        Arc::new(self.store.clone())
+    }
+
+    pub fn monitoring(&self) -> Arc<dyn MonitoringStore> {
         Arc::new(self.store.clone())
     }
 

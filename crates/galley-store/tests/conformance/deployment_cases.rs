@@ -28,6 +28,7 @@ fn deployment(name: &str) -> Deployment {
             percent: 10,
         }),
         shadow: None,
+        log_sample_rate: 0.25,
         created_at: 1,
         updated_at: 1,
     }

@@ -4,6 +4,7 @@
 
 mod backend;
 mod deployment_cases;
+mod monitoring_cases;
 mod registry_cases;
 mod tracking_cases;
 
@@ -52,6 +53,17 @@ conformance!(
     deployment_cases,
     deployments:
     deployments_round_trip,
+);
+
+conformance!(
+    monitoring,
+    monitoring_cases,
+    monitoring:
+    prediction_files_by_window,
+    labels_upsert_in_bulk,
+    references_replace,
+    results_are_time_series,
+    alert_rules_and_events,
 );
 
 conformance!(

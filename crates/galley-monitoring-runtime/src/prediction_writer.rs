@@ -1,0 +1,256 @@
+//! The prediction log: sampled requests queue in a bounded channel (serving never waits; a full
+//! queue drops the record and counts it), and one task batches them per deployment into Parquet
+//! files in the artifact store, indexed in the metadata store.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use galley_artifacts::{validate, ArtifactStore};
+use galley_core::time::now_millis;
+use galley_inference::{PredictionRecord, PredictionSink};
+use galley_monitoring::model::PredictionFile;
+use galley_monitoring::MonitoringStore;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::columns::{Layout, RowBuffer};
+
+#[derive(Debug, Clone, Copy)]
+pub struct WriterSettings {
+    /// Records waiting to be written at most; beyond it records are dropped, not queued.
+    pub queue_capacity: usize,
+    /// A deployment's rows are written once this many are buffered...
+    pub flush_rows: usize,
+    /// ...or once the oldest has waited this long.
+    pub flush_interval: Duration,
+}
+
+impl Default for WriterSettings {
+    fn default() -> Self {
+        WriterSettings {
+            queue_capacity: 8_192,
+            flush_rows: 50_000,
+            flush_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Counts since the server started, for the API and for tests.
+#[derive(Debug, Default)]
+pub struct WriterCounts {
+    /// Rows written to Parquet files.
+    pub rows_written: AtomicU64,
+    /// Records dropped because the queue was full or a file could not be written.
+    pub records_dropped: AtomicU64,
+    pub files_written: AtomicU64,
+}
+
+/// The serving side: implements the sink serving offers records to.
+pub struct PredictionLog {
+    sender: mpsc::Sender<PredictionRecord>,
+    counts: Arc<WriterCounts>,
+}
+
+impl PredictionLog {
+    pub fn counts(&self) -> &WriterCounts {
+        &self.counts
+    }
+}
+
+fn count_drop(counts: &WriterCounts, deployment: &str, reason: &'static str, records: u64) {
+    counts.records_dropped.fetch_add(records, Ordering::Relaxed);
+    metrics::counter!(
+        "galley_monitoring_predictions_dropped_total",
+        "deployment" => deployment.to_owned(),
+        "reason" => reason
+    )
+    .increment(records);
+}
+
+impl PredictionSink for PredictionLog {
+    fn offer(&self, record: PredictionRecord) {
+        if let Err(error) = self.sender.try_send(record) {
+            let (reason, record) = match error {
+                mpsc::error::TrySendError::Full(record) => ("queue_full", record),
+                mpsc::error::TrySendError::Closed(record) => ("shut_down", record),
+            };
+            count_drop(&self.counts, &record.deployment, reason, 1);
+        }
+    }
+}
+
+/// The writing side: stop it to write out what is buffered.
+pub struct PredictionWriter {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl PredictionWriter {
+    /// Starts the writer task; the returned log is what serving offers records to.
+    pub fn start(
+        settings: WriterSettings,
+        artifacts: ArtifactStore,
+        store: Arc<dyn MonitoringStore>,
+    ) -> (Arc<PredictionLog>, PredictionWriter) {
+        let (sender, receiver) = mpsc::channel(settings.queue_capacity);
+        let (stop, stopped) = oneshot::channel();
+        let counts = Arc::new(WriterCounts::default());
+        let files = FileWriter {
+            artifacts,
+            store,
+            counts: counts.clone(),
+        };
+        let task = tokio::spawn(run(settings, receiver, stopped, files));
+        (
+            Arc::new(PredictionLog { sender, counts }),
+            PredictionWriter { stop, task },
+        )
+    }
+
+    /// Writes every record already queued or buffered, then ends the task.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        if let Err(error) = self.task.await {
+            tracing::error!(%error, "prediction writer task failed");
+        }
+    }
+}
+
+struct Pending {
+    buffer: RowBuffer,
+    records: u64,
+    opened: Instant,
+}
+
+async fn run(
+    settings: WriterSettings,
+    mut receiver: mpsc::Receiver<PredictionRecord>,
+    mut stopped: oneshot::Receiver<()>,
+    files: FileWriter,
+) {
+    let mut pending: HashMap<String, Pending> = HashMap::new();
+    let mut tick = tokio::time::interval(settings.flush_interval.min(Duration::from_secs(1)));
+    loop {
+        tokio::select! {
+            received = receiver.recv() => match received {
+                Some(record) => {
+                    if let Some(full) = add(&mut pending, record, settings.flush_rows) {
+                        files.write(full).await;
+                    }
+                }
+                None => break,
+            },
+            _ = tick.tick() => {
+                let due: Vec<String> = pending
+                    .iter()
+                    .filter(|(_, p)| p.opened.elapsed() >= settings.flush_interval)
+                    .map(|(deployment, _)| deployment.clone())
+                    .collect();
+                for deployment in due {
+                    if let Some(p) = pending.remove(&deployment) {
+                        files.write((deployment, p)).await;
+                    }
+                }
+            }
+            _ = &mut stopped => {
+                while let Ok(record) = receiver.try_recv() {
+                    if let Some(full) = add(&mut pending, record, settings.flush_rows) {
+                        files.write(full).await;
+                    }
+                }
+                break;
+            }
+        }
+    }
+    for entry in pending.drain() {
+        files.write(entry).await;
+    }
+}
+
+/// Buffers `record`; returns a buffer to write when it is full or the layout changed.
+fn add(
+    pending: &mut HashMap<String, Pending>,
+    record: PredictionRecord,
+    flush_rows: usize,
+) -> Option<(String, Pending)> {
+    let layout = Layout::of(&record)?;
+    let mut ready = None;
+    if pending
+        .get(&record.deployment)
+        .is_some_and(|p| *p.buffer.layout() != layout)
+    {
+        ready = pending.remove_entry(&record.deployment);
+    }
+    let entry = pending
+        .entry(record.deployment.clone())
+        .or_insert_with(|| Pending {
+            buffer: RowBuffer::new(layout),
+            records: 0,
+            opened: Instant::now(),
+        });
+    entry.buffer.push(&record);
+    entry.records += 1;
+    if ready.is_none() && entry.buffer.row_count() >= flush_rows {
+        ready = pending.remove_entry(&record.deployment);
+    }
+    ready
+}
+
+struct FileWriter {
+    artifacts: ArtifactStore,
+    store: Arc<dyn MonitoringStore>,
+    counts: Arc<WriterCounts>,
+}
+
+impl FileWriter {
+    async fn write(&self, (deployment, pending): (String, Pending)) {
+        let rows = pending.buffer.row_count();
+        let (first_at, last_at) = (pending.buffer.first_at, pending.buffer.last_at);
+        let batch = pending.buffer.finish();
+        let path = format!(
+            "monitoring/predictions/{deployment}/{first_at}-{}.parquet",
+            uuid::Uuid::new_v4().simple()
+        );
+        let written = async {
+            let bytes = galley_tables::parquet_bytes(&[batch]).map_err(|e| e.to_string())?;
+            let key = validate(&path).map_err(|e| e.to_string())?;
+            self.artifacts
+                .put_bytes(&key, bytes.into())
+                .await
+                .map_err(|e| e.to_string())?;
+            let file = PredictionFile {
+                deployment: deployment.clone(),
+                path: path.clone(),
+                row_count: rows as i64,
+                first_at,
+                last_at,
+                created_at: now_millis(),
+            };
+            self.store
+                .add_prediction_file(&file)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        .await;
+        match written {
+            Ok(()) => {
+                self.counts
+                    .rows_written
+                    .fetch_add(rows as u64, Ordering::Relaxed);
+                self.counts.files_written.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(
+                    "galley_monitoring_prediction_rows_written_total",
+                    "deployment" => deployment.clone()
+                )
+                .increment(rows as u64);
+                tracing::debug!(%deployment, rows, %path, "prediction log written");
+            }
+            Err(error) => {
+                count_drop(&self.counts, &deployment, "write_failed", pending.records);
+                tracing::error!(%deployment, rows, %error, "cannot write prediction log");
+            }
+        }
+    }
+}
