@@ -1,11 +1,15 @@
 """Monitoring through the real clients: a registered ONNX model is deployed, its training data
 profiled as the version's reference (from a run artifact), traffic sent with ``tritonclient``,
 labels posted by request id, and windows evaluated: reference-like traffic shows no drift and
-the accuracy the labels give; shifted traffic shows drift, in the JSON and the HTML report."""
+the accuracy the labels give; shifted traffic shows drift, in the JSON and the HTML report, and
+fires the drift alert, whose webhook arrives at a local receiver."""
 
 from __future__ import annotations
 
+import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import mlflow
@@ -94,6 +98,28 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+@pytest.fixture
+def webhook_receiver():
+    """A local HTTP server that records the JSON bodies POSTed to it."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's naming)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(json.loads(body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", received
+    server.shutdown()
+
+
 def test_reference_is_profiled_from_the_run_artifact(monitored):
     reply = requests.get(
         f"{monitored['uri']}/api/v1/models/{monitored['model']}/versions/1/reference", timeout=10
@@ -129,8 +155,16 @@ def test_reference_like_traffic_does_not_drift_and_labels_give_accuracy(monitore
     assert metrics["accuracy"] > 0.9
 
 
-def test_shifted_traffic_drifts_and_the_report_says_so(monitored):
+def test_shifted_traffic_drifts_fires_the_alert_and_the_report_says_so(monitored, webhook_receiver):
     uri, name = monitored["uri"], monitored["name"]
+    hook_url, received = webhook_receiver
+    rule = requests.post(
+        f"{uri}/api/v1/deployments/{name}/alerts/rules",
+        json={"metric": "drift_share", "comparison": "above", "threshold": 0.5, "severity": "critical",
+              "webhook_url": hook_url},
+        timeout=10,
+    )
+    assert rule.status_code == 200, rule.text
     before = requests.get(f"{uri}/api/v1/monitoring/prediction-log", timeout=10).json()["rows_written"]
     start = _now_ms()
     shifted = monitored["x"][:60] + np.float32(3.0)
@@ -142,6 +176,26 @@ def test_shifted_traffic_drifts_and_the_report_says_so(monitored):
     assert evaluation["rows"] == 60
     assert evaluation["drift"]["dataset_drift"] is True
     assert all(c["drift_detected"] for c in evaluation["drift"]["columns"])
+    quality = {q["column"]: q for q in evaluation["data_quality"]}
+    assert quality["petal_width"]["missing_share"] == 0.0
+    assert quality["petal_width"]["out_of_range_share"] > 0.5
+    [alert] = evaluation["alerts"]
+    assert (alert["metric"], alert["value"], alert["severity"]) == ("drift_share", 1.0, "critical")
+
+    deadline = time.time() + 20
+    while not received and time.time() < deadline:
+        time.sleep(0.1)
+    [payload] = received
+    assert payload["event"]["id"] == alert["id"]
+    assert payload["rule"]["id"] == rule.json()["rule"]["id"]
+    assert payload["evaluation"]["drift"]["dataset_drift"] is True
+    events = requests.get(f"{uri}/api/v1/deployments/{name}/alerts/events", timeout=10).json()["events"]
+    while events[0]["delivery"] != "delivered" and time.time() < deadline:
+        time.sleep(0.1)
+        events = requests.get(f"{uri}/api/v1/deployments/{name}/alerts/events", timeout=10).json()["events"]
+    assert (events[0]["id"], events[0]["delivery"], events[0]["attempts"]) == (alert["id"], "delivered", 1)
+    # Evaluating the same window again does not alert twice.
+    assert _evaluate(uri, name, start, end)["alerts"] == []
 
     results = requests.get(
         f"{uri}/api/v1/deployments/{name}/monitoring/results",

@@ -90,7 +90,7 @@ pub fn drift(args: &DriftArgs) -> anyhow::Result<bool> {
                     c.column.clone(),
                     c.r#type.to_string(),
                     c.test.to_string(),
-                    format!("{:.6}", c.score),
+                    html::format_score(c.score),
                     c.threshold.to_string(),
                     c.drift_detected.to_string(),
                 ]

@@ -17,6 +17,15 @@ const MAX_CATEGORIES: usize = 20;
 const WIDTH: f64 = 560.0;
 const HEIGHT: f64 = 160.0;
 
+/// A score for people: p-values span many orders of magnitude, so small ones are scientific.
+pub fn format_score(score: f64) -> String {
+    if score != 0.0 && score.abs() < 1e-3 {
+        format!("{score:.3e}")
+    } else {
+        format!("{score:.6}")
+    }
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -177,7 +186,7 @@ fn svg(bars: &Bars) -> String {
 fn column_section(drift: &ColumnDrift, comparison: Option<&ColumnComparison>) -> String {
     let verdict = if drift.drift_detected { "drift" } else { "ok" };
     let mut out = format!(
-        r#"<section><h3>{} <span class="{verdict}">{}</span></h3><p>{} test <b>{}</b>: score {:.6} (threshold {})</p>"#,
+        r#"<section><h3>{} <span class="{verdict}">{}</span></h3><p>{} test <b>{}</b>: score {} (threshold {})</p>"#,
         escape(&drift.column),
         if drift.drift_detected {
             "drift detected"
@@ -186,7 +195,7 @@ fn column_section(drift: &ColumnDrift, comparison: Option<&ColumnComparison>) ->
         },
         escape(&drift.r#type.to_string()),
         escape(&drift.test.to_string()),
-        drift.score,
+        format_score(drift.score),
         drift.threshold
     );
     if let Some(c) = comparison {
@@ -234,11 +243,11 @@ fn page(
     for c in &drift.columns {
         let _ = write!(
             out,
-            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.6}</td><td>{}</td><td class="{}">{}</td></tr>"#,
+            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="{}">{}</td></tr>"#,
             escape(&c.column),
             escape(&c.r#type.to_string()),
             escape(&c.test.to_string()),
-            c.score,
+            format_score(c.score),
             c.threshold,
             if c.drift_detected { "drift" } else { "ok" },
             c.drift_detected

@@ -254,3 +254,59 @@ impl FileWriter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use galley_onnx::Tensor;
+
+    fn record(deployment: &str) -> PredictionRecord {
+        PredictionRecord {
+            deployment: deployment.into(),
+            model: "m".into(),
+            version: 1,
+            request_id: "r".into(),
+            received_at: 0,
+            latency_seconds: 0.0,
+            inputs: vec![("X".into(), Tensor::new(vec![1, 1], vec![1.0f32]).unwrap())],
+            outputs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_instead_of_waiting() {
+        let (sender, mut receiver) = mpsc::channel(2);
+        let log = PredictionLog {
+            sender,
+            counts: Arc::new(WriterCounts::default()),
+        };
+        for _ in 0..5 {
+            log.offer(record("d"));
+        }
+        assert_eq!(log.counts().records_dropped.load(Ordering::Relaxed), 3);
+        assert!(receiver.try_recv().is_ok() && receiver.try_recv().is_ok());
+        drop(receiver);
+        log.offer(record("d"));
+        assert_eq!(log.counts().records_dropped.load(Ordering::Relaxed), 4);
+    }
+
+    #[test]
+    fn buffers_flush_when_full_or_when_the_layout_changes() {
+        let mut pending = HashMap::new();
+        assert!(add(&mut pending, record("d"), 2).is_none());
+        let (deployment, full) = add(&mut pending, record("d"), 2).expect("two rows fill it");
+        assert_eq!((deployment.as_str(), full.buffer.row_count()), ("d", 2));
+
+        assert!(add(&mut pending, record("d"), 10).is_none());
+        let mut wider = record("d");
+        wider.inputs[0].1 = Tensor::new(vec![1, 2], vec![1.0f32, 2.0]).unwrap();
+        let (_, previous) = add(&mut pending, wider, 10).expect("a new layout starts a new file");
+        assert_eq!(previous.buffer.row_count(), 1);
+        assert_eq!(pending["d"].buffer.row_count(), 1);
+        // Requests without rows are not logged.
+        let mut empty = record("e");
+        empty.inputs[0].1 = Tensor::new(vec![0, 1], Vec::<f32>::new()).unwrap();
+        assert!(add(&mut pending, empty, 1).is_none());
+        assert!(!pending.contains_key("e"));
+    }
+}

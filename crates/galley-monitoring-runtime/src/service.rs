@@ -14,7 +14,7 @@ use galley_monitoring::alerts::{
 };
 use galley_monitoring::drift::{self, DatasetDrift, DriftOptions};
 use galley_monitoring::model::{Label, MetricPoint, ReferenceRecord, Window};
-use galley_monitoring::profile::ColumnProfile;
+use galley_monitoring::profile::{ColumnProfile, ColumnValues};
 use galley_monitoring::validation::{parse_window, validate_labels};
 use galley_monitoring::{MonitoringError, MonitoringStore};
 use galley_serving::DeploymentStore;
@@ -51,6 +51,63 @@ pub struct ColumnComparison {
     pub current: ColumnProfile,
 }
 
+/// Data quality of one input column in a window, against the reference.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnQuality {
+    pub column: String,
+    /// Share of rows without a usable value.
+    pub missing_share: f64,
+    /// Numeric columns: share of values outside the reference's [min, max].
+    pub out_of_range_share: Option<f64>,
+    /// Categorical columns: share of values in categories the reference never had.
+    pub unseen_category_share: Option<f64>,
+}
+
+fn share(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+fn column_quality(c: &ColumnComparison) -> ColumnQuality {
+    let rows = c.current.count() + c.current.missing;
+    let (out_of_range_share, unseen_category_share) = match (&c.reference.values, &c.current.values)
+    {
+        (ColumnValues::Numeric(reference), ColumnValues::Numeric(current)) => {
+            let (low, high) = (
+                reference.min().unwrap_or(f64::NEG_INFINITY),
+                reference.max().unwrap_or(f64::INFINITY),
+            );
+            let outside: u64 = current
+                .values()
+                .iter()
+                .zip(current.counts())
+                .filter(|(v, _)| **v < low || **v > high)
+                .map(|(_, n)| n)
+                .sum();
+            (Some(share(outside, current.count())), None)
+        }
+        (ColumnValues::Categorical(reference), ColumnValues::Categorical(current)) => {
+            let unseen: u64 = current
+                .counts()
+                .iter()
+                .filter(|(category, _)| !reference.counts().contains_key(*category))
+                .map(|(_, n)| n)
+                .sum();
+            (None, Some(share(unseen, current.count())))
+        }
+        _ => (None, None),
+    };
+    ColumnQuality {
+        column: c.column.clone(),
+        missing_share: share(c.current.missing, rows),
+        out_of_range_share,
+        unseen_category_share,
+    }
+}
+
 /// A window's evaluation of one deployment.
 #[derive(Debug, Clone, Serialize)]
 pub struct Evaluation {
@@ -62,6 +119,8 @@ pub struct Evaluation {
     /// `None` when the window has no logged rows.
     pub drift: Option<DatasetDrift>,
     pub prediction_drift: Option<DatasetDrift>,
+    /// Per input column: missing values, values outside the reference's range, unseen categories.
+    pub data_quality: Vec<ColumnQuality>,
     pub performance: Option<Performance>,
     /// Alerts this evaluation fired (a rule fires once per window).
     pub alerts: Vec<AlertEvent>,
@@ -473,6 +532,7 @@ fn evaluate_window(
         rows: data.rows,
         drift,
         prediction_drift,
+        data_quality: comparisons.iter().map(column_quality).collect(),
         performance,
         alerts: Vec::new(),
         comparisons,
@@ -510,6 +570,15 @@ fn evaluation_points(evaluation: &Evaluation) -> Vec<MetricPoint> {
                 &column.column,
                 f64::from(u8::from(column.drift_detected)),
             );
+        }
+    }
+    for quality in &evaluation.data_quality {
+        add("missing_share", &quality.column, quality.missing_share);
+        if let Some(value) = quality.out_of_range_share {
+            add("out_of_range_share", &quality.column, value);
+        }
+        if let Some(value) = quality.unseen_category_share {
+            add("unseen_category_share", &quality.column, value);
         }
     }
     if let Some(prediction) = evaluation

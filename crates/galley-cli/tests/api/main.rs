@@ -5,6 +5,7 @@ mod app;
 mod cli;
 mod durability;
 mod errors;
+mod monitoring;
 mod observability;
 mod registry;
 mod s3;

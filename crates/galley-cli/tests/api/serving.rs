@@ -13,14 +13,14 @@ use crate::app::{spawn_app, TestApp};
 
 /// Two sklearn classifiers with the same signature (X: FP32 [-1, 4]), made by
 /// scripts/make_onnx_fixtures.py, with onnxruntime's answers for 8 rows.
-const LOGISTIC: &[u8] =
+pub(crate) const LOGISTIC: &[u8] =
     include_bytes!("../../../galley-onnx/tests/fixtures/logistic_regression_iris.onnx");
 const FOREST: &[u8] =
     include_bytes!("../../../galley-onnx/tests/fixtures/random_forest_classifier_iris.onnx");
 const EXPECTED: &str =
     include_str!("../../../galley-onnx/tests/fixtures/logistic_regression_iris.json");
 
-fn fixture() -> (Vec<f32>, Vec<i64>) {
+pub(crate) fn fixture() -> (Vec<f32>, Vec<i64>) {
     let fixture: Value = serde_json::from_str(EXPECTED).unwrap();
     let rows = fixture["inputs"][0]["data"]
         .as_array()
@@ -38,7 +38,7 @@ fn fixture() -> (Vec<f32>, Vec<i64>) {
 }
 
 /// Registers `bytes` as the next version of `model` (creating it if needed).
-async fn register_onnx(app: &TestApp, model: &str, bytes: &[u8]) {
+pub(crate) async fn register_onnx(app: &TestApp, model: &str, bytes: &[u8]) {
     let run = app.create_run().await;
     let (_, body) = app.get("runs/get", &[("run_id", &run)]).await;
     let artifact_dir = body["run"]["info"]["artifact_uri"]
@@ -67,22 +67,32 @@ async fn register_onnx(app: &TestApp, model: &str, bytes: &[u8]) {
     assert_eq!(status, 200, "{body}");
 }
 
-async fn native(app: &TestApp, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn native(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
     let body = (!body.is_null()).then_some(body);
     app.call(method.as_str(), &format!("/api/v1/{path}"), body.as_ref())
         .await
 }
 
-async fn deploy(app: &TestApp, body: Value) {
+pub(crate) async fn deploy(app: &TestApp, body: Value) {
     let (status, reply) = native(app, reqwest::Method::POST, "deployments", body).await;
     assert_eq!(status, 200, "{reply}");
 }
 
-fn v2_request(rows: &[f32]) -> Value {
+pub(crate) fn v2_request(rows: &[f32]) -> Value {
     json!({ "inputs": [{ "name": "X", "datatype": "FP32", "shape": [rows.len() / 4, 4], "data": rows }] })
 }
 
-async fn infer(http: &reqwest::Client, base: &str, name: &str, body: &Value) -> (u16, Value) {
+pub(crate) async fn infer(
+    http: &reqwest::Client,
+    base: &str,
+    name: &str,
+    body: &Value,
+) -> (u16, Value) {
     let response = http
         .post(format!("{base}/v2/models/{name}/infer"))
         .json(body)
