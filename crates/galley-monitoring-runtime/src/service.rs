@@ -154,8 +154,9 @@ impl MonitoringService {
         }
     }
 
-    /// Evaluates every deployment that has a reference profile every `interval`, over the last
-    /// `interval` and over each window its alert rules name.
+    /// Every `interval`, evaluates each deployment that has a reference profile over calendar
+    /// windows of `interval` and of each length its alert rules name: the last complete window,
+    /// and the one before it again so labels that arrived since are joined into its results.
     pub fn start_schedule(&self, interval: Duration) {
         let service = self.clone();
         tokio::spawn(async move {
@@ -184,8 +185,10 @@ impl MonitoringService {
             }
             lengths.sort_unstable();
             lengths.dedup();
-            for length in lengths {
-                let window = Window::ending_at(now, length);
+            let windows = lengths
+                .into_iter()
+                .flat_map(|length| scheduled_windows(now, length));
+            for window in windows {
                 match self
                     .evaluate(&deployment.name, window, &DriftOptions::default())
                     .await
@@ -539,6 +542,17 @@ fn evaluate_window(
     })
 }
 
+/// The last two complete windows of `length` before `now`, aligned to multiples of `length`
+/// since the epoch (hourly windows start on the hour), so every evaluation of a window is of
+/// the same rows and replaces the same points.
+fn scheduled_windows(now: i64, length: i64) -> [Window; 2] {
+    let end = now - now.rem_euclid(length);
+    [
+        Window::ending_at(end - length, length),
+        Window::ending_at(end, length),
+    ]
+}
+
 /// The evaluation as time-series points: dataset and per-column drift, prediction drift, rows and
 /// performance. Non-finite values are left out (a metric undefined in this window).
 fn evaluation_points(evaluation: &Evaluation) -> Vec<MetricPoint> {
@@ -625,5 +639,30 @@ fn export_gauges(evaluation: &Evaluation) {
             )
             .set(*value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheduled_windows_are_the_last_two_complete_calendar_windows() {
+        let hour = 3_600_000;
+        let now = 10 * hour + 123;
+        assert_eq!(
+            scheduled_windows(now, hour),
+            [
+                Window {
+                    start: 8 * hour,
+                    end: 9 * hour
+                },
+                Window {
+                    start: 9 * hour,
+                    end: 10 * hour
+                },
+            ]
+        );
+        assert_eq!(scheduled_windows(10 * hour, hour)[1].end, 10 * hour);
     }
 }

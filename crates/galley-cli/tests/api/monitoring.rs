@@ -80,6 +80,11 @@ async fn send_and_wait(app: &TestApp, prefix: &str) {
     panic!("the prediction log never wrote the rows");
 }
 
+async fn results(app: &TestApp, metric: &str) -> Value {
+    let path = format!("/api/v1/deployments/iris-api/monitoring/results?metric={metric}");
+    app.call("GET", &path, None).await.1["points"].clone()
+}
+
 fn around_now() -> Value {
     json!({ "start": now_millis() - 60_000, "end": now_millis() + 60_000 })
 }
@@ -88,7 +93,20 @@ fn around_now() -> Value {
 async fn logged_predictions_are_evaluated_against_the_reference_and_labels() {
     let app = monitored_app().await;
     send_and_wait(&app, "req").await;
+    let window = around_now();
 
+    // Before any label: drift, but no performance yet.
+    let (_, reply) = native(
+        &app,
+        Method::POST,
+        "deployments/iris-api/monitoring/evaluate",
+        window.clone(),
+    )
+    .await;
+    assert_eq!(reply["evaluation"]["performance"], Value::Null);
+    assert_eq!(reply["evaluation"]["drift"]["dataset_drift"], false);
+
+    // Labels arrive late; evaluating the same window again joins them.
     let (_, expected) = fixture();
     let labels: Vec<Value> = expected
         .iter()
@@ -118,7 +136,7 @@ async fn logged_predictions_are_evaluated_against_the_reference_and_labels() {
         &app,
         Method::POST,
         "deployments/iris-api/monitoring/evaluate",
-        around_now(),
+        window.clone(),
     )
     .await;
     assert_eq!(status, 200, "{reply}");
@@ -132,14 +150,22 @@ async fn logged_predictions_are_evaluated_against_the_reference_and_labels() {
     let accuracy = metrics.iter().find(|(m, _)| m == "accuracy").unwrap().1;
     assert!((accuracy - 7.0 / 8.0).abs() < 1e-12, "{metrics:?}");
 
-    let (_, points) = app
-        .call(
-            "GET",
-            "/api/v1/deployments/iris-api/monitoring/results?metric=rows",
-            None,
-        )
-        .await;
-    assert_eq!(points["points"][0]["value"], 8.0);
+    // The window's stored results were replaced, not duplicated, and gained the accuracy.
+    let rows = results(&app, "rows").await;
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows[0]["value"], 8.0);
+    assert_eq!(results(&app, "accuracy").await.as_array().unwrap().len(), 1);
+
+    // A window before the traffic has no rows and no verdict.
+    let (_, reply) = native(
+        &app,
+        Method::POST,
+        "deployments/iris-api/monitoring/evaluate",
+        json!({ "start": 0, "end": 1000 }),
+    )
+    .await;
+    assert_eq!(reply["evaluation"]["rows"], 0);
+    assert_eq!(reply["evaluation"]["drift"], Value::Null);
 }
 
 #[tokio::test]
