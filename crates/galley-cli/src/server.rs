@@ -88,7 +88,7 @@ impl Server {
             config.alert_delivery,
         );
         if let Some(interval) = config.evaluation_interval {
-            monitoring.start_schedule(interval);
+            monitoring.start_schedule(interval, Arc::new(store.clone()));
         }
         let state = AppState {
             registry,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use galley_artifacts::{validate, ArtifactStore};
 use galley_core::time::now_millis;
+use galley_core::LeaseStore;
 use galley_monitoring::alerts::{
     validate_rule, AlertEvent, AlertRule, Comparison, Delivery, RuleSpec, MAX_RULES_PER_DEPLOYMENT,
 };
@@ -29,6 +30,9 @@ use crate::webhooks::{DeliverySettings, WebhookSender};
 use crate::window_data::{WindowData, WindowReader};
 
 type Result<T> = std::result::Result<T, MonitoringError>;
+
+/// The lease whose holder runs the scheduled evaluations.
+const EVALUATION_LEASE: &str = "monitoring-evaluation";
 
 fn artifact_error(error: impl std::fmt::Display) -> MonitoringError {
     MonitoringError::Artifacts(error.to_string())
@@ -157,14 +161,28 @@ impl MonitoringService {
     /// Every `interval`, evaluates each deployment that has a reference profile over calendar
     /// windows of `interval` and of each length its alert rules name: the last complete window,
     /// and the one before it again so labels that arrived since are joined into its results.
-    pub fn start_schedule(&self, interval: Duration) {
+    ///
+    /// With several server replicas on one metadata store, the replica holding the
+    /// `monitoring-evaluation` lease evaluates; the others wait and take over if it stops.
+    pub fn start_schedule(&self, interval: Duration, leases: Arc<dyn LeaseStore>) {
         let service = self.clone();
+        let holder = uuid::Uuid::new_v4().simple().to_string();
+        let interval_ms = interval.as_millis() as i64;
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
             tick.tick().await;
             loop {
                 tick.tick().await;
-                service.evaluate_all(interval).await;
+                let now = now_millis();
+                // Held for two rounds, so one slow round does not hand the loop over.
+                match leases
+                    .try_lease(EVALUATION_LEASE, &holder, now, now + 2 * interval_ms)
+                    .await
+                {
+                    Ok(true) => service.evaluate_all(interval).await,
+                    Ok(false) => tracing::debug!("another replica runs the scheduled evaluations"),
+                    Err(error) => tracing::warn!(%error, "cannot take the evaluation lease"),
+                }
             }
         });
     }

@@ -7,6 +7,7 @@
 mod deployments;
 mod dialect;
 mod filter;
+mod leases;
 mod monitoring;
 mod registry;
 mod sql;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use galley_core::LeaseStore;
 use galley_monitoring::MonitoringStore;
 use galley_registry::model::{ModelSignature, TensorSpec};
 use galley_registry::{ModelInspector, RegistryService};
@@ -52,6 +53,10 @@ impl Backend {
     }
 
     pub fn deployments(&self) -> Arc<dyn DeploymentStore> {
+        Arc::new(self.store.clone())
+    }
+
+    pub fn leases(&self) -> Arc<dyn LeaseStore> {
         Arc::new(self.store.clone())
     }
 

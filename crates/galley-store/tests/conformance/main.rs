@@ -4,6 +4,7 @@
 
 mod backend;
 mod deployment_cases;
+mod lease_cases;
 mod monitoring_cases;
 mod registry_cases;
 mod tracking_cases;
@@ -53,6 +54,13 @@ conformance!(
     deployment_cases,
     deployments:
     deployments_round_trip,
+);
+
+conformance!(
+    leases,
+    lease_cases,
+    leases:
+    one_holder_until_expiry,
 );
 
 conformance!(
