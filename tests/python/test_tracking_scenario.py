@@ -342,3 +342,28 @@ def test_runs_uri_resolves_to_logged_model(scenario, client):
     np.testing.assert_array_equal(np.asarray(loaded.predict(features)), main["model"].predict(features))
     listed = {a.path for a in client.list_artifacts(run_id, "model")}
     assert "model/MLmodel" in listed
+
+
+def test_search_logged_models_orders_by_metrics(tracking_uri):
+    """``order_by`` on ``metrics.<key>``: each model's latest value, optionally for one dataset;
+    models without the metric come last."""
+    experiment = mlflow.create_experiment(unique("lm-order"))
+    ids = []
+    with mlflow.start_run(experiment_id=experiment):
+        for acc in [0.7, 0.9, 0.8]:
+            model = mlflow.initialize_logged_model(name="m", experiment_id=experiment)
+            mlflow.log_metric("acc", acc, model_id=model.model_id)
+            ids.append(model.model_id)
+        bare = mlflow.initialize_logged_model(name="m", experiment_id=experiment)
+    found = mlflow.search_logged_models(
+        experiment_ids=[experiment],
+        order_by=[{"field_name": "metrics.acc", "ascending": False}],
+        output_format="list",
+    )
+    assert [m.model_id for m in found] == [ids[1], ids[2], ids[0], bare.model_id]
+    ascending = mlflow.search_logged_models(
+        experiment_ids=[experiment],
+        order_by=[{"field_name": "metrics.acc", "ascending": True}],
+        output_format="list",
+    )
+    assert [m.model_id for m in ascending] == [ids[0], ids[2], ids[1], bare.model_id]

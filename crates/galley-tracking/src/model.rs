@@ -247,12 +247,42 @@ pub struct RunSearch {
     pub offset: u64,
 }
 
+/// One entry of MLflow's structured `order_by` for logged models, as a client sends it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedModelOrderRequest {
+    /// An attribute (`creation_timestamp`, `name`, ...) or `metrics.<key>`.
+    pub field_name: String,
+    pub ascending: bool,
+    /// For a metric: only values logged against this dataset.
+    pub dataset_name: Option<String>,
+    pub dataset_digest: Option<String>,
+}
+
+/// What logged models are sorted by.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoggedModelOrderKey {
+    /// `creation_timestamp`, `last_updated_timestamp`, `name` or `model_id`.
+    Attribute(String),
+    /// The model's latest value of a metric (latest timestamp, then step), optionally only values
+    /// logged against one dataset; models without one sort last.
+    Metric {
+        key: String,
+        dataset_name: Option<String>,
+        dataset_digest: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedModelOrder {
+    pub key: LoggedModelOrderKey,
+    pub ascending: bool,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoggedModelSearch {
     pub experiment_ids: Vec<String>,
     pub filter: Vec<Comparison>,
-    /// Attribute names (`creation_timestamp`, `last_updated_timestamp`, `name`, `model_id`) with direction.
-    pub order_by: Vec<OrderBy>,
+    pub order_by: Vec<LoggedModelOrder>,
     pub max_results: u32,
     pub offset: u64,
 }

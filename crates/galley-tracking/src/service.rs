@@ -8,7 +8,6 @@ use crate::error::{Result, TrackingError};
 use crate::model::*;
 use crate::names::generate_run_name;
 use crate::search;
-use crate::search::ast::{EntityKind, OrderBy};
 use crate::store::TrackingStore;
 use crate::validation::*;
 
@@ -370,7 +369,7 @@ impl TrackingService {
         &self,
         experiment_ids: Vec<String>,
         filter: Option<&str>,
-        order_by: &[(String, bool)],
+        order_by: &[LoggedModelOrderRequest],
         max_results: Option<u32>,
         page_token: Option<&str>,
     ) -> Result<Page<LoggedModel>> {
@@ -378,19 +377,7 @@ impl TrackingService {
         validate_max_results(max_results)?;
         let order_by = order_by
             .iter()
-            .map(|(field, ascending)| match field.as_str() {
-                "creation_timestamp" | "last_updated_timestamp" | "name" | "model_id" => {
-                    Ok(OrderBy {
-                        kind: EntityKind::Attribute,
-                        key: field.clone(),
-                        ascending: *ascending,
-                    })
-                }
-                other => Err(TrackingError::InvalidParameter(format!(
-                    "Cannot order logged models by '{other}'; use creation_timestamp, \
-                     last_updated_timestamp, name or model_id"
-                ))),
-            })
+            .map(logged_model_order)
             .collect::<Result<_>>()?;
         self.store
             .search_logged_models(&LoggedModelSearch {
@@ -413,4 +400,36 @@ pub struct NewLoggedModelRequest {
     pub source_run_id: Option<String>,
     pub params: Vec<KeyValue>,
     pub tags: Vec<KeyValue>,
+}
+
+/// MLflow's rules for a logged-model `order_by` entry: an attribute, or `metrics.<key>`.
+fn logged_model_order(request: &LoggedModelOrderRequest) -> Result<LoggedModelOrder> {
+    let key = match request.field_name.split_once('.') {
+        None => match request.field_name.as_str() {
+            "creation_timestamp" | "last_updated_timestamp" | "name" | "model_id" => {
+                LoggedModelOrderKey::Attribute(request.field_name.clone())
+            }
+            other => {
+                return Err(TrackingError::InvalidParameter(format!(
+                    "Invalid order by field name: {other}; use creation_timestamp, \
+                     last_updated_timestamp, name, model_id or metrics.<key>"
+                )))
+            }
+        },
+        Some(("metrics", key)) if !key.is_empty() => LoggedModelOrderKey::Metric {
+            key: key.to_owned(),
+            dataset_name: request.dataset_name.clone(),
+            dataset_digest: request.dataset_digest.clone(),
+        },
+        Some(_) => {
+            return Err(TrackingError::InvalidParameter(format!(
+                "Invalid order by field name: {}. Only metrics are supported.",
+                request.field_name
+            )))
+        }
+    };
+    Ok(LoggedModelOrder {
+        key,
+        ascending: request.ascending,
+    })
 }

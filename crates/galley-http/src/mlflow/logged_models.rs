@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use galley_tracking::model::LoggedModelStatus;
+use galley_tracking::model::{LoggedModelOrderRequest, LoggedModelStatus};
 use galley_tracking::service::NewLoggedModelRequest;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -132,6 +132,8 @@ pub struct OrderByDto {
     field_name: String,
     #[serde(default = "ascending_default")]
     ascending: bool,
+    dataset_name: Option<String>,
+    dataset_digest: Option<String>,
 }
 
 fn ascending_default() -> bool {
@@ -140,10 +142,15 @@ fn ascending_default() -> bool {
 
 pub async fn search(State(s): State<AppState>, JsonBody(b): JsonBody<SearchBody>) -> Reply {
     let max_results = max_results(b.max_results)?;
-    let order_by: Vec<(String, bool)> = b
+    let order_by: Vec<LoggedModelOrderRequest> = b
         .order_by
         .into_iter()
-        .map(|o| (o.field_name, o.ascending))
+        .map(|o| LoggedModelOrderRequest {
+            field_name: o.field_name,
+            ascending: o.ascending,
+            dataset_name: o.dataset_name,
+            dataset_digest: o.dataset_digest,
+        })
         .collect();
     let page = s
         .tracking

@@ -262,6 +262,42 @@ fn attribute_column(key: &str) -> Result<&'static str> {
     })
 }
 
+/// ORDER BY terms for one sort key. A metric sorts by the model's latest value of it (latest
+/// timestamp, then step, then run, as MLflow picks it), NaN and absent values last.
+fn order_terms(sql: &mut Sql, order: &LoggedModelOrder) -> Result<Vec<String>> {
+    let way = direction(order.ascending);
+    match &order.key {
+        LoggedModelOrderKey::Attribute(name) => {
+            Ok(vec![format!("{} {way}", attribute_column(name)?)])
+        }
+        LoggedModelOrderKey::Metric {
+            key,
+            dataset_name,
+            dataset_digest,
+        } => {
+            // Built once per use: SQLite's positional placeholders bind in text order.
+            let mut latest = || {
+                let mut filters = format!("x.key = {}", sql.arg(key));
+                if let Some(name) = dataset_name {
+                    filters.push_str(&format!(" AND x.dataset_name = {}", sql.arg(name)));
+                }
+                if let Some(digest) = dataset_digest {
+                    filters.push_str(&format!(" AND x.dataset_digest = {}", sql.arg(digest)));
+                }
+                format!(
+                    "(SELECT CASE WHEN x.is_nan = 1 THEN NULL ELSE x.value END FROM metrics x \
+                     WHERE x.model_id = lm.model_id AND {filters} \
+                     ORDER BY x.timestamp DESC, x.step DESC, x.run_uuid ASC LIMIT 1)"
+                )
+            };
+            Ok(vec![
+                format!("CASE WHEN {} IS NULL THEN 1 ELSE 0 END ASC", latest()),
+                format!("{} {way}", latest()),
+            ])
+        }
+    }
+}
+
 fn condition(sql: &mut Sql, dialect: crate::Dialect, c: &Comparison) -> Result<String> {
     let (table, value_column) = match c.kind {
         EntityKind::Attribute => return Ok(predicate(sql, dialect, attribute_column(&c.key)?, c)?),
@@ -307,17 +343,10 @@ pub(super) async fn search(
     for comparison in &search.filter {
         conditions.push(condition(&mut sql, store.dialect, comparison)?);
     }
-    let mut order: Vec<String> = search
-        .order_by
-        .iter()
-        .map(|o| {
-            Ok(format!(
-                "{} {}",
-                attribute_column(&o.key)?,
-                direction(o.ascending)
-            ))
-        })
-        .collect::<Result<_>>()?;
+    let mut order = Vec::new();
+    for o in &search.order_by {
+        order.extend(order_terms(&mut sql, o)?);
+    }
     order.push("lm.creation_timestamp_ms DESC".into());
     order.push("lm.model_id ASC".into());
     let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("lm.{c}")).collect();

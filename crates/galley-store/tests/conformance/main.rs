@@ -92,4 +92,5 @@ conformance!(
     search_runs_orders_and_pages,
     dataset_inputs,
     logged_models,
+    logged_models_order_by_metrics,
 );

@@ -656,6 +656,15 @@ pub async fn dataset_inputs(t: TrackingService) {
     );
 }
 
+fn order(field_name: &str, ascending: bool) -> LoggedModelOrderRequest {
+    LoggedModelOrderRequest {
+        field_name: field_name.into(),
+        ascending,
+        dataset_name: None,
+        dataset_digest: None,
+    }
+}
+
 pub async fn logged_models(t: TrackingService) {
     let run = new_run(&t, "0", "trainer").await;
     let request = galley_tracking::service::NewLoggedModelRequest {
@@ -707,7 +716,7 @@ pub async fn logged_models(t: TrackingService) {
         .unwrap();
     assert_eq!(page.items[0].model_id, second.model_id);
     assert!(page.next_offset.is_some());
-    let oldest_first = [("creation_timestamp".to_string(), true)];
+    let oldest_first = [order("creation_timestamp", true)];
     let filter = format!(
         "source_run_id = '{}' AND metrics.acc > 0.9 AND tags.stage = 'prod'",
         run.info.run_id
@@ -749,4 +758,91 @@ pub async fn logged_models(t: TrackingService) {
         t.create_logged_model(missing_run).await,
         Err(TrackingError::NotFound(_))
     ));
+}
+
+/// MLflow's order for `metrics.<key>`: each model's latest value (latest timestamp, then step),
+/// optionally only values logged against one dataset; models without the metric last.
+pub async fn logged_models_order_by_metrics(t: TrackingService) {
+    let run = new_run(&t, "0", "trainer").await;
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        let request = galley_tracking::service::NewLoggedModelRequest {
+            experiment_id: "0".into(),
+            name: Some("model".into()),
+            model_type: None,
+            source_run_id: Some(run.info.run_id.clone()),
+            params: vec![],
+            tags: vec![],
+        };
+        ids.push(t.create_logged_model(request).await.unwrap().model_id);
+    }
+    let scored = |model: &str, value: f64, timestamp: i64, dataset: &str| {
+        let mut m = metric("acc", value, timestamp, 0);
+        m.model_id = Some(model.to_owned());
+        m.dataset_name = Some(dataset.to_owned());
+        m.dataset_digest = Some(format!("{dataset}-digest"));
+        m
+    };
+    let metrics = [
+        // ids[0]: 0.9 earlier, 0.5 latest (the latest counts); 0.99 on the test set.
+        scored(&ids[0], 0.9, 1, "train"),
+        scored(&ids[0], 0.5, 2, "train"),
+        scored(&ids[0], 0.99, 3, "test"),
+        scored(&ids[1], 0.7, 1, "train"),
+        scored(&ids[2], 0.8, 1, "train"),
+        // ids[3] has no acc at all.
+    ];
+    t.log_batch(&run.info.run_id, &metrics, &[], &[])
+        .await
+        .unwrap();
+    let sorted = |order_by: Vec<LoggedModelOrderRequest>| {
+        let t = t.clone();
+        async move {
+            t.search_logged_models(vec!["0".into()], None, &order_by, None, None)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|m| m.model_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let on_train = |ascending| LoggedModelOrderRequest {
+        dataset_name: Some("train".into()),
+        ..order("metrics.acc", ascending)
+    };
+    assert_eq!(
+        sorted(vec![on_train(false)]).await,
+        [
+            ids[2].clone(),
+            ids[1].clone(),
+            ids[0].clone(),
+            ids[3].clone()
+        ]
+    );
+    assert_eq!(
+        sorted(vec![on_train(true)]).await,
+        [
+            ids[0].clone(),
+            ids[1].clone(),
+            ids[2].clone(),
+            ids[3].clone()
+        ]
+    );
+    // Without a dataset, ids[0]'s latest acc is the test-set 0.99.
+    assert_eq!(
+        sorted(vec![order("metrics.acc", false)]).await,
+        [
+            ids[0].clone(),
+            ids[2].clone(),
+            ids[1].clone(),
+            ids[3].clone()
+        ]
+    );
+    for bad in ["params.C", "metrics.", "bogus"] {
+        assert!(t
+            .search_logged_models(vec!["0".into()], None, &[order(bad, true)], None, None)
+            .await
+            .is_err());
+    }
 }
