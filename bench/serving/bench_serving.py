@@ -7,6 +7,9 @@ Each request carries one row (the common online-inference case). Two figures per
   requests/s whose p99 latency stayed under 10 ms (and the best throughput overall);
 - latency at a fixed offered load (open loop, --rate requests/s): p50 and p99.
 
+--log-overhead ROUNDS (Galley only): the closed-loop sweep on one deployment with
+log_sample_rate 0 and 1 (every answered request logged to Parquet), alternated ROUNDS times.
+
 The load generator (aiohttp, one process) shares the machine's cores with the server under
 test; every server faces the same generator.
 """
@@ -106,7 +109,8 @@ def v2_payload(row: np.ndarray, name: str = "X") -> dict:
 class Galley(Server):
     name = "Galley"
 
-    def __init__(self, workdir: Path, binary: str, onnx_path: Path, max_queue: int = 1024):
+    def __init__(self, workdir: Path, binary: str, onnx_path: Path, max_queue: int = 1024,
+                 log_sample_rate: float | None = None):
         super().__init__(workdir)
         data = workdir / "galley-data"
         self.process = subprocess.Popen(
@@ -125,10 +129,11 @@ class Galley(Server):
         requests.post(f"{api}/model-versions/create",
                       json={"name": "bench", "source": f"runs:/{run['run_id']}/model",
                             "run_id": run["run_id"]}).raise_for_status()
-        requests.post(f"{self.base}/api/v1/deployments",
-                      json={"name": "bench", "model": "bench", "version": 1, "replicas": 2,
-                            "max_batch_size": 64, "max_batch_delay_ms": 1,
-                            "max_queue": max_queue}).raise_for_status()
+        deployment = {"name": "bench", "model": "bench", "version": 1, "replicas": 2,
+                      "max_batch_size": 64, "max_batch_delay_ms": 1, "max_queue": max_queue}
+        if log_sample_rate is not None:
+            deployment["log_sample_rate"] = log_sample_rate
+        requests.post(f"{self.base}/api/v1/deployments", json=deployment).raise_for_status()
         self.input = requests.get(f"{self.base}/v2/models/bench").json()["inputs"][0]["name"]
 
     def url(self) -> str:
@@ -140,6 +145,16 @@ class Galley(Server):
     def payload_rows(self, rows: np.ndarray) -> dict:
         return {"inputs": [{"name": self.input, "datatype": "FP32", "shape": list(rows.shape),
                             "data": rows.flatten().tolist()}]}
+
+    def set_log_sample_rate(self, rate: float) -> None:
+        response = requests.patch(f"{self.base}/api/v1/deployments/bench", json={"log_sample_rate": rate})
+        response.raise_for_status()
+        assert response.json()["deployment"]["log_sample_rate"] == rate, response.text
+
+    def prediction_log(self) -> dict:
+        """Rows written and records dropped by the prediction log since the server started."""
+        response = requests.get(f"{self.base}/api/v1/monitoring/prediction-log")
+        return response.json() if response.status_code == 200 else {}
 
     def rss_kib(self) -> int:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -342,23 +357,32 @@ def pct(latencies: list[float], q: float) -> float:
     return float(np.percentile(np.array(latencies) * 1000, q)) if latencies else float("nan")
 
 
-def measure(server: Server, rows: np.ndarray, seconds: float, rate: float) -> dict:
-    payloads = [server.payload(row) for row in rows]
-    assert requests.post(server.url(), json=payloads[0]).status_code == 200, f"{server.name} refused a request"
-    asyncio.run(closed_loop(server.url(), payloads, 8, 2.0))  # warm-up
+def closed_loop_sweep(server: Server, payloads: list[dict], seconds: float, label: str) -> dict:
+    """The closed-loop sweep over CONCURRENCY: every level, the best req/s with p99 < 10 ms and
+    the best overall."""
     sweep = []
     for concurrency in CONCURRENCY:
         throughput, latencies, errors = asyncio.run(closed_loop(server.url(), payloads, concurrency, seconds))
         sweep.append({"concurrency": concurrency, "rps": throughput, "p50": pct(latencies, 50),
                       "p99": pct(latencies, 99), "errors": errors})
-        print(f"  {server.name:28} c={concurrency:3} {throughput:8.0f} req/s p50 {sweep[-1]['p50']:6.2f} ms "
+        print(f"  {label:28} c={concurrency:3} {throughput:8.0f} req/s p50 {sweep[-1]['p50']:6.2f} ms "
               f"p99 {sweep[-1]['p99']:6.2f} ms errors {errors}", flush=True)
     under_slo = [s for s in sweep if s["p99"] < 10.0 and s["errors"] == 0]
-    latencies, errors = asyncio.run(open_loop(server.url(), payloads, rate, seconds * 2))
     return {
         "sweep": sweep,
         "best_under_slo": max(under_slo, key=lambda s: s["rps"]) if under_slo else None,
         "best": max(sweep, key=lambda s: s["rps"]),
+    }
+
+
+def measure(server: Server, rows: np.ndarray, seconds: float, rate: float) -> dict:
+    payloads = [server.payload(row) for row in rows]
+    assert requests.post(server.url(), json=payloads[0]).status_code == 200, f"{server.name} refused a request"
+    asyncio.run(closed_loop(server.url(), payloads, 8, 2.0))  # warm-up
+    result = closed_loop_sweep(server, payloads, seconds, server.name)
+    latencies, errors = asyncio.run(open_loop(server.url(), payloads, rate, seconds * 2))
+    return {
+        **result,
         "fixed": {"rate": rate, "p50": pct(latencies, 50), "p99": pct(latencies, 99), "errors": errors},
     }
 
@@ -421,6 +445,65 @@ def run_overload(workdir: Path, binary: str, onnx_path: Path, rows: np.ndarray, 
     (out / f"serving-overload-{dt.datetime.now():%Y%m%d-%H%M%S}.md").write_text(text)
 
 
+def run_log_overhead(workdir: Path, binary: str, onnx_path: Path, rows: np.ndarray, args) -> None:
+    """One Galley deployment, its log_sample_rate switched (PATCH) between 0 and 1 in alternating
+    order each round; the closed-loop sweep at each, median over rounds."""
+    server = Galley(workdir, binary, onnx_path, log_sample_rate=0.0)
+    by_rate: dict[float, list[dict]] = {0.0: [], 1.0: []}
+    try:
+        payloads = [server.payload(row) for row in rows]
+        asyncio.run(closed_loop(server.url(), payloads, 8, 2.0))  # warm-up
+        for round_ in range(args.log_overhead):
+            for rate in ((0.0, 1.0) if round_ % 2 == 0 else (1.0, 0.0)):
+                server.set_log_sample_rate(rate)
+                asyncio.run(closed_loop(server.url(), payloads, 8, 1.0))  # settle after the change
+                before = server.prediction_log()
+                result = closed_loop_sweep(server, payloads, args.seconds, f"Galley log_sample_rate {rate:g}")
+                after = server.prediction_log()
+                result["dropped"] = (after.get("records_dropped", 0) - before.get("records_dropped", 0)
+                                     if after and before else None)
+                by_rate[rate].append(result)
+        time.sleep(2.0)  # let the writer flush what it buffered
+        log = server.prediction_log()
+    finally:
+        server.stop()
+
+    def med(rate: float, key: str) -> float:
+        return float(np.median([r[key]["rps"] if r[key] else 0.0 for r in by_rate[rate]]))
+
+    lines = [
+        f"### Serving overhead of prediction logging, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC "
+        f"({os.cpu_count()} cores, one request = one row)",
+        "",
+        f"Command: `{os.environ.get('BENCH_CMDLINE', 'bench/serving/run.sh')}`; one deployment (replicas 2), "
+        f"log_sample_rate switched by PATCH, {args.log_overhead} round(s) in alternating order; each a closed-loop "
+        f"sweep, {args.seconds:g} s per concurrency level in {CONCURRENCY}; median over rounds.",
+        "",
+        "| log_sample_rate | req/s at p99 < 10 ms (each round) | best req/s (each round) | records dropped |",
+        "|---|---|---|---|",
+    ]
+    for rate, results in by_rate.items():
+        slo = ", ".join(f"{r['best_under_slo']['rps']:,.0f}" if r["best_under_slo"] else "none" for r in results)
+        best = ", ".join(f"{r['best']['rps']:,.0f}" for r in results)
+        dropped = sum(r["dropped"] for r in results) if all(r["dropped"] is not None for r in results) else "n/a"
+        lines.append(f"| {rate:g} | {med(rate, 'best_under_slo'):,.0f} ({slo}) | {med(rate, 'best'):,.0f} ({best}) | "
+                     f"{dropped} |")
+    overhead = {key: (1 - med(1.0, key) / med(0.0, key)) * 100 if med(0.0, key) else float("nan")
+                for key in ("best_under_slo", "best")}
+    lines += [
+        "",
+        f"Overhead of logging every request: {overhead['best']:.1f}% of max throughput (goal: below 5%), "
+        f"{overhead['best_under_slo']:.1f}% of req/s at p99 < 10 ms. Prediction log at the end: {log or 'n/a'}.",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"serving-log-overhead-{dt.datetime.now():%Y%m%d-%H%M%S}.md"
+    path.write_text(text)
+    print(f"written to {path.relative_to(ROOT)}")
+
+
 def main() -> None:
     # Open-loop load keeps one socket per request in flight; the default 1024 is too few.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -430,6 +513,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="offered load for the fixed-load latency")
     parser.add_argument("--overload", type=float, metavar="SECONDS",
                         help="instead: offer Galley 4x its capacity for SECONDS and report what it did")
+    parser.add_argument("--log-overhead", type=int, metavar="ROUNDS",
+                        help="instead: Galley's throughput with log_sample_rate 0 and 1, alternated ROUNDS times")
     parser.add_argument("--only", action="append", choices=["galley", "naive", "mlserver"],
                         help="run only these servers (repeatable)")
     args = parser.parse_args()
@@ -449,6 +534,9 @@ def run_all(workdir: Path, binary: str | None, only: set[str], args: argparse.Na
     onnx_path, joblib_path, rows, model = train(workdir)
     if args.overload:
         run_overload(workdir, binary, onnx_path, rows, model, args)
+        return
+    if args.log_overhead:
+        run_log_overhead(workdir, binary, onnx_path, rows, args)
         return
     factories = {
         "galley": lambda: Galley(workdir, binary, onnx_path),

@@ -5,6 +5,7 @@
 #   cargo build --release -p galley-cli --bin galley
 #   GALLEY_BIN=target/release/galley bench/serving/run.sh [--seconds 5] [--rate 200] [--only galley]
 #   GALLEY_BIN=target/release/galley bench/serving/run.sh --overload 30     # Galley at 4x capacity
+#   GALLEY_BIN=target/release/galley bench/serving/run.sh --log-overhead 2  # cost of logging every request
 #
 # Prints a markdown table and writes it to bench/results/serving-<timestamp>.md.
 # Peers are installed into ${GALLEY_BENCH_VENV:-$HOME/.cache/galley/bench-serving-venv}.

@@ -7,7 +7,7 @@ use galley_monitoring::profile::ColumnProfile;
 use galley_monitoring::MonitoringError;
 use galley_tables::Table;
 
-use crate::profiling::{profile_table, table_error};
+use crate::profiling::{profile_table, profiled_columns, table_error};
 use crate::service::ColumnComparison;
 
 type Result<T> = std::result::Result<T, MonitoringError>;
@@ -27,8 +27,7 @@ pub fn drift_between_files(
 ) -> Result<OfflineDrift> {
     let reference_table = Table::open(reference).map_err(table_error)?;
     let current_table = Table::open(current).map_err(table_error)?;
-    let reference_profiles = profile_table(&reference_table, columns)?;
-    let names: Vec<String> = reference_profiles.iter().map(|(n, _)| n.clone()).collect();
+    let names = profiled_columns(&reference_table, columns)?;
     let missing: Vec<&str> = names
         .iter()
         .filter(|n| current_table.column_index(n).is_none())
@@ -40,7 +39,16 @@ pub fn drift_between_files(
             missing.join(", ")
         )));
     }
-    let current_profiles = profile_table(&current_table, &names)?;
+    // The two files are read and profiled at the same time, one thread each.
+    let (reference_profiles, current_profiles) = std::thread::scope(|scope| {
+        let reference = scope.spawn(|| profile_table(&reference_table, &names));
+        let current = profile_table(&current_table, &names);
+        let reference = reference
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (reference, current)
+    });
+    let (reference_profiles, current_profiles) = (reference_profiles?, current_profiles?);
     let comparisons: Vec<ColumnComparison> = reference_profiles
         .into_iter()
         .zip(current_profiles)

@@ -15,7 +15,7 @@ pub const EXACT_DISTINCT_LIMIT: usize = 1 << 18;
 
 /// Values buffered before they are sorted into the profile: large enough that sorting dominates
 /// the per-value cost, small next to the profile itself.
-const PENDING_LIMIT: usize = 1 << 16;
+const PENDING_LIMIT: usize = 1 << 18;
 
 /// The dtype pandas would give the column, which Evidently's column typing and numpy's histogram
 /// rules depend on. An integer column with a missing cell is read by pandas as float64, so a

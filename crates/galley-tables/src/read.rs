@@ -164,6 +164,10 @@ impl Table {
         &self.columns
     }
 
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
     pub fn schema(&self) -> &SchemaRef {
         &self.schema
     }
