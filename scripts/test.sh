@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust workspace (unit, property, conformance and black-box API tests) and
-# the Python scenarios with the real MLflow client against a real Galley server.
+# Runs every test: the Rust workspace (unit, property, conformance and black-box API tests), the
+# Python scenarios with the real clients against a real Galley server, and galley-onnx's optional
+# ONNX Runtime engine with the library from the onnxruntime wheel in the same venv.
 #
 # PostgreSQL cases run when GALLEY_TEST_POSTGRES_URL is set (e.g. postgres://postgres@127.0.0.1:5432/test).
 # S3 artifact-store cases run against GALLEY_TEST_S3_ENDPOINT (with the AWS_* variables pointing at
@@ -35,3 +36,8 @@ cargo test --workspace --locked
 echo "--- Python scenarios with the real mlflow client"
 cargo build --locked -p galley-cli --bin galley
 GALLEY_BIN="$TARGET_DIR/debug/galley" tests/python/run.sh
+
+echo "--- The optional ONNX Runtime engine, with the onnxruntime wheel's library"
+VENV="$(scripts/python-env.sh | tail -1)"
+ORT_DYLIB_PATH="$(ls "$VENV"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* | head -1)" \
+    cargo test --locked -p galley-onnx --features onnxruntime --test onnxruntime

@@ -52,11 +52,15 @@
 
 mod error;
 mod model;
+#[cfg(feature = "onnxruntime")]
+pub mod onnxruntime;
 mod ops;
 mod signature;
 mod tensor;
 
 pub use error::OnnxError;
 pub use model::OnnxModel;
+#[cfg(feature = "onnxruntime")]
+pub use model::ENGINE_VARIABLE;
 pub use signature::{Signature, TensorSpec};
 pub use tensor::{DType, Tensor, TensorData};

@@ -27,8 +27,20 @@ struct Inner {
     signature: Signature,
     /// Per input, per axis: the fixed size or the symbol standing for it.
     axes: Vec<Vec<Axis>>,
-    plan: Arc<TypedSimplePlan>,
+    engine: Engine,
 }
+
+/// What runs the model: tract (always there), or ONNX Runtime (the `onnxruntime` feature).
+enum Engine {
+    Tract(Arc<TypedSimplePlan>),
+    #[cfg(feature = "onnxruntime")]
+    OnnxRuntime(crate::onnxruntime::OrtSession),
+}
+
+/// Set to `onnxruntime` to run every model on ONNX Runtime (a GPU build of it, say) instead of
+/// only the models tract cannot run.
+#[cfg(feature = "onnxruntime")]
+pub const ENGINE_VARIABLE: &str = "GALLEY_ONNX_ENGINE";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Axis {
@@ -61,12 +73,53 @@ impl OnnxModel {
     /// symbol (the unnamed first axis of every input shares the batch symbol `N`; named ONNX
     /// dimensions keep their names) and builds tract's optimized plan.
     pub fn load(bytes: &[u8]) -> Result<OnnxModel, OnnxError> {
+        #[cfg(feature = "onnxruntime")]
+        if std::env::var(ENGINE_VARIABLE).is_ok_and(|v| v == "onnxruntime") {
+            return Self::load_onnxruntime(bytes);
+        }
+        let tract = Self::load_tract(bytes);
+        #[cfg(feature = "onnxruntime")]
+        if let Err(OnnxError::Unsupported(reason)) = &tract {
+            if crate::onnxruntime::available() {
+                return Self::load_onnxruntime(bytes).map_err(|e| {
+                    OnnxError::Unsupported(format!("tract: {reason}; ONNX Runtime: {e}"))
+                });
+            }
+        }
+        tract
+    }
+
+    fn load_tract(bytes: &[u8]) -> Result<OnnxModel, OnnxError> {
         catch_unwind(AssertUnwindSafe(|| Self::load_unguarded(bytes))).unwrap_or_else(|panic| {
             Err(OnnxError::Unsupported(format!(
                 "tract failed on this model: {}",
                 panic_message(&panic)
             )))
         })
+    }
+
+    #[cfg(feature = "onnxruntime")]
+    fn load_onnxruntime(bytes: &[u8]) -> Result<OnnxModel, OnnxError> {
+        let proto = decode(bytes)?;
+        let signature = Signature::from_proto(&proto)?;
+        let axes = input_axes(&proto, &signature)?;
+        let session = crate::onnxruntime::OrtSession::load(bytes)?;
+        Ok(OnnxModel {
+            inner: Arc::new(Inner {
+                signature,
+                axes,
+                engine: Engine::OnnxRuntime(session),
+            }),
+        })
+    }
+
+    /// `tract` or `onnxruntime`: which engine runs this model.
+    pub fn engine(&self) -> &'static str {
+        match &self.inner.engine {
+            Engine::Tract(_) => "tract",
+            #[cfg(feature = "onnxruntime")]
+            Engine::OnnxRuntime(_) => "onnxruntime",
+        }
     }
 
     fn load_unguarded(bytes: &[u8]) -> Result<OnnxModel, OnnxError> {
@@ -121,7 +174,7 @@ impl OnnxModel {
             inner: Arc::new(Inner {
                 signature,
                 axes,
-                plan,
+                engine: Engine::Tract(plan),
             }),
         })
     }
@@ -135,11 +188,19 @@ impl OnnxModel {
     /// come back in the signature's order, with its datatypes.
     pub fn run(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>, OnnxError> {
         let ordered = self.check_inputs(inputs)?;
+        let plan = match &self.inner.engine {
+            Engine::Tract(plan) => plan,
+            #[cfg(feature = "onnxruntime")]
+            Engine::OnnxRuntime(session) => {
+                let signature = &self.inner.signature;
+                return session.run(&signature.inputs, ordered, &signature.outputs);
+            }
+        };
         let values = ordered
             .into_iter()
             .map(|t| t.into_tract().map(IntoTValue::into_tvalue))
             .collect::<Result<TVec<_>, _>>()?;
-        let outputs = catch_unwind(AssertUnwindSafe(|| self.inner.plan.run(values)))
+        let outputs = catch_unwind(AssertUnwindSafe(|| plan.run(values)))
             .map_err(|panic| {
                 OnnxError::Inference(format!("tract failed: {}", panic_message(&panic)))
             })?
