@@ -188,6 +188,11 @@ impl OnnxModel {
     /// come back in the signature's order, with its datatypes.
     pub fn run(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>, OnnxError> {
         let ordered = self.check_inputs(inputs)?;
+        // One engine without the `onnxruntime` feature, two with it.
+        #[cfg_attr(
+            not(feature = "onnxruntime"),
+            allow(clippy::infallible_destructuring_match)
+        )]
         let plan = match &self.inner.engine {
             Engine::Tract(plan) => plan,
             #[cfg(feature = "onnxruntime")]
