@@ -38,6 +38,7 @@ cargo build --locked -p galley-cli --bin galley
 GALLEY_BIN="$TARGET_DIR/debug/galley" tests/python/run.sh
 
 echo "--- The optional ONNX Runtime engine, with the onnxruntime wheel's library"
+# --workspace keeps the dependency features of the run above, so nothing but galley-onnx rebuilds.
 VENV="$(scripts/python-env.sh | tail -1)"
 ORT_DYLIB_PATH="$(ls "$VENV"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* | head -1)" \
-    cargo test --locked -p galley-onnx --features onnxruntime --test onnxruntime
+    cargo test --locked --workspace --features galley-onnx/onnxruntime --test onnxruntime
