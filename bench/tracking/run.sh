@@ -13,11 +13,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="$("$ROOT/scripts/python-env.sh" | tail -1)"
 
-BENCH_CMDLINE="bench/tracking/run.sh"
-for a in "$@"; do BENCH_CMDLINE+=" $(printf '%q' "$a")"; done
-if [[ -n "${GALLEY_BIN:-}" ]]; then
-    BENCH_CMDLINE="GALLEY_BIN=$(printf '%q' "$GALLEY_BIN") $BENCH_CMDLINE"
-fi
-export BENCH_CMDLINE
+source "$ROOT/bench/common.sh"
+bench_cmdline tracking "$@"
 
 exec "$VENV/bin/python" "$ROOT/bench/tracking/bench_tracking.py" "$@"
