@@ -53,40 +53,24 @@ fn numeric_bars(reference: &ColumnProfile, current: &ColumnProfile) -> Option<Ba
     else {
         return None;
     };
-    let points = |d: &galley_monitoring::profile::NumericDistribution| {
-        d.values()
-            .iter()
-            .copied()
-            .zip(d.counts().iter().copied())
-            .collect::<Vec<_>>()
-    };
-    let (r, c) = (points(r), points(c));
-    let all = r.iter().chain(&c).map(|(v, _)| *v);
-    let (low, high) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
-    if !low.is_finite() || !high.is_finite() {
-        return None;
-    }
+    let low = r.min()?.min(c.min()?);
+    let high = r.max()?.max(c.max()?);
     let width = if high > low {
         (high - low) / BINS as f64
     } else {
         1.0
     };
-    let bin = |v: f64| (((v - low) / width) as usize).min(BINS - 1);
-    let count = |points: &[(f64, u64)]| {
-        let mut bins = vec![0.0; BINS];
-        for (v, n) in points {
-            bins[bin(*v)] += *n as f64;
-        }
-        shares(&bins)
+    let mut edges: Vec<f64> = (0..=BINS).map(|i| low + width * i as f64).collect();
+    // Rounding must not leave the largest value outside the last (closed) bin.
+    edges[BINS] = edges[BINS].max(high);
+    let count = |d: &galley_monitoring::profile::NumericDistribution| {
+        let counts: Vec<f64> = d.histogram(&edges).into_iter().map(|n| n as f64).collect();
+        shares(&counts)
     };
     Some(Bars {
-        labels: (0..BINS)
-            .map(|i| format!("{:.4}", low + width * i as f64))
-            .collect(),
-        reference: count(&r),
-        current: count(&c),
+        labels: edges[..BINS].iter().map(|e| format!("{e:.4}")).collect(),
+        reference: count(r),
+        current: count(c),
     })
 }
 

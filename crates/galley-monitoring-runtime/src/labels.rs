@@ -105,9 +105,8 @@ fn classification(joined: &[(&String, &LoggedPrediction)]) -> Vec<(String, f64)>
         .chain(&predicted)
         .map(|c| (*c).to_owned())
         .collect();
-    classes.sort();
-    classes.dedup();
     sort_classes(&mut classes);
+    classes.dedup();
     if classes.len() <= 2 {
         // scikit-learn's binary default: the greater label is the positive class.
         let positive = classes.last().map(String::as_str).unwrap_or_default();

@@ -95,14 +95,19 @@ fn selected_columns(table: &Table, columns: &[String]) -> Result<Vec<usize>> {
             .filter(|&i| table.columns()[i].kind != ValueKind::Other)
             .collect());
     }
-    columns
-        .iter()
-        .map(|name| {
-            table
-                .column_index(name)
-                .ok_or_else(|| MonitoringError::InvalidInput(format!("no column named '{name}'")))
-        })
-        .collect()
+    let mut selected = Vec::with_capacity(columns.len());
+    for name in columns {
+        let index = table
+            .column_index(name)
+            .ok_or_else(|| MonitoringError::InvalidInput(format!("no column named '{name}'")))?;
+        if selected.contains(&index) {
+            return Err(MonitoringError::InvalidInput(format!(
+                "column '{name}' is named twice"
+            )));
+        }
+        selected.push(index);
+    }
+    Ok(selected)
 }
 
 /// Profiles of the named columns of `table` (all profileable columns when `columns` is empty),
@@ -167,37 +172,20 @@ fn profile_by_column(table: &Table, selected: &[usize]) -> Result<Vec<ColumnProf
 }
 
 fn profile_in_one_pass(table: &Table, selected: &[usize]) -> Result<Vec<ColumnProfile>> {
-    let mut sorted = selected.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut accumulators: Vec<Accumulator> = sorted
+    let mut accumulators: Vec<Accumulator> = selected
         .iter()
         .map(|&i| Accumulator::for_kind(table.columns()[i].kind))
         .collect();
-    // Batches hold the projected columns in table order, i.e. in `sorted` order.
-    for batch in table.batches(&sorted).map_err(table_error)? {
+    for batch in table.batches(selected).map_err(table_error)? {
         let batch = batch.map_err(table_error)?;
-        for (position, &index) in sorted.iter().enumerate() {
+        for (position, &index) in selected.iter().enumerate() {
             let info = &table.columns()[index];
             let chunk = ColumnChunk::read(&info.name, batch.column(position), info.kind)
                 .map_err(table_error)?;
             accumulators[position].add(&chunk, None);
         }
     }
-    let mut profiles: Vec<Option<ColumnProfile>> =
-        accumulators.into_iter().map(|a| Some(a.finish())).collect();
-    selected
-        .iter()
-        .map(|index| {
-            let position = sorted
-                .binary_search(index)
-                .expect("selected columns are in sorted");
-            profiles[position].take().ok_or_else(|| {
-                let name = &table.columns()[*index].name;
-                MonitoringError::InvalidInput(format!("column '{name}' is named twice"))
-            })
-        })
-        .collect()
+    Ok(accumulators.into_iter().map(Accumulator::finish).collect())
 }
 
 #[cfg(test)]

@@ -151,9 +151,13 @@ impl WindowReader {
         projection.extend(&columns.features);
         projection.extend(columns.prediction);
         projection.extend(&columns.scores);
-        projection.sort_unstable();
-        projection.dedup();
-        let position = |index: usize| projection.binary_search(&index).expect("projected");
+        // Where a file column sits in the batches, which hold `projection` in its order.
+        let position = |index: usize| {
+            projection
+                .iter()
+                .position(|&c| c == index)
+                .expect("every column read is in the projection")
+        };
         let info = table.columns();
         for batch in table.batches(&projection).map_err(table_error)? {
             let batch = batch.map_err(table_error)?;

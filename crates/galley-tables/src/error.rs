@@ -25,4 +25,6 @@ pub enum TableError {
     },
     #[error("cannot write Parquet: {0}")]
     Write(String),
+    #[error("the table has no column number {0}")]
+    NoColumn(usize),
 }

@@ -176,22 +176,41 @@ impl Table {
         self.columns.iter().position(|c| c.name == name)
     }
 
-    /// Streams the rows of the given columns (by index, in the file's order) in batches of at
-    /// most [`BATCH_ROWS`] rows; only those columns are decoded.
+    /// Streams the rows of the given columns (by index) in batches of at most [`BATCH_ROWS`]
+    /// rows, each batch holding them in the order asked for; only those columns are decoded.
     pub fn batches(&self, columns: &[usize]) -> Result<Batches, TableError> {
+        if let Some(&index) = columns.iter().find(|&&i| i >= self.columns.len()) {
+            return Err(TableError::NoColumn(index));
+        }
+        // Readers decode in file order; each batch is then put in the caller's order.
+        let mut read = columns.to_vec();
+        read.sort_unstable();
+        read.dedup();
+        let order: Vec<usize> = columns
+            .iter()
+            .map(|c| read.binary_search(c).unwrap_or_default())
+            .collect();
         let memory = Path::new("<memory>");
-        match (&self.source, self.format) {
-            (Source::File(path), Format::Csv) => self.csv_batches(open_file(path)?, path, columns),
+        let batches = match (&self.source, self.format) {
+            (Source::File(path), Format::Csv) => self.csv_batches(open_file(path)?, path, &read)?,
             (Source::File(path), Format::Parquet) => {
-                parquet_batches(open_file(path)?, columns, path)
+                parquet_batches(open_file(path)?, &read, path)?
             }
             (Source::Memory(bytes), Format::Csv) => {
-                self.csv_batches(Cursor::new(bytes.clone()), memory, columns)
+                self.csv_batches(Cursor::new(bytes.clone()), memory, &read)?
             }
             (Source::Memory(bytes), Format::Parquet) => {
-                parquet_batches(bytes.clone(), columns, memory)
+                parquet_batches(bytes.clone(), &read, memory)?
             }
-        }
+        };
+        let shown = match &self.source {
+            Source::File(path) => path.clone(),
+            Source::Memory(_) => memory.to_path_buf(),
+        };
+        let format = self.format;
+        Ok(Box::new(batches.map(move |batch| {
+            batch.and_then(|b| b.project(&order).map_err(|e| malformed(&shown, format, e)))
+        })))
     }
 
     fn csv_batches<R: Read + Send + 'static>(

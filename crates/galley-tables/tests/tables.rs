@@ -136,6 +136,24 @@ fn parquet_round_trips_through_bytes_and_files() {
         score.iter().collect::<Vec<_>>(),
         [Some(0.25), None, Some(1.0), Some(0.25), None, Some(1.0)]
     );
+    // Columns come back in the order asked for, whatever the file's order.
+    let first = on_disk
+        .batches(&[2, 0, 2])
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let names: Vec<&str> = first
+        .schema_ref()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(names, ["label", "id", "label"]);
+    assert!(matches!(
+        on_disk.batches(&[3]).err(),
+        Some(TableError::NoColumn(3))
+    ));
     let ColumnChunk::Texts(label) = read_all(&on_disk, "label") else {
         panic!("texts")
     };

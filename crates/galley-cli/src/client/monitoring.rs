@@ -115,21 +115,19 @@ fn labels_from_file(path: &Path) -> anyhow::Result<Vec<Value>> {
     let row = column("row");
     let mut projection = vec![request_id, label];
     projection.extend(row);
-    let mut sorted = projection.clone();
-    sorted.sort_unstable();
-    let at = |index: usize| sorted.binary_search(&index).expect("projected");
-    let kind = |index: usize| table.columns()[index].kind;
+    let label_kind = table.columns()[label].kind;
     let mut labels = Vec::new();
-    for batch in table.batches(&sorted)? {
+    // Batches hold request_id, label and row, in that order.
+    for batch in table.batches(&projection)? {
         let batch = batch?;
         let ids = ColumnChunk::read(
             "request_id",
-            batch.column(at(request_id)),
+            batch.column(0),
             galley_tables::ValueKind::Text,
         )?;
-        let values = ColumnChunk::read("label", batch.column(at(label)), kind(label))?;
+        let values = ColumnChunk::read("label", batch.column(1), label_kind)?;
         let rows = row
-            .map(|r| ColumnChunk::read("row", batch.column(at(r)), galley_tables::ValueKind::Float))
+            .map(|_| ColumnChunk::read("row", batch.column(2), galley_tables::ValueKind::Float))
             .transpose()?;
         let ColumnChunk::Texts(ids) = ids else {
             unreachable!("read as text")
