@@ -6,6 +6,8 @@
 # PostgreSQL cases run when GALLEY_TEST_POSTGRES_URL is set (e.g. postgres://postgres@127.0.0.1:5432/test).
 # S3 artifact-store cases run against GALLEY_TEST_S3_ENDPOINT (with the AWS_* variables pointing at
 # it); when it is not set, a throwaway moto server is started for this run and stopped at exit.
+# Ray executor cases run against GALLEY_TEST_RAY_ADDRESS; when it is not set, a local Ray head
+# (scripts/ray-test-head.sh, from the ray package on PyPI) is started for this run and stopped at exit.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,14 +20,30 @@ if [[ -z "${GALLEY_TEST_POSTGRES_URL:-}" ]]; then
     echo "================================================================================" >&2
 fi
 
+cleanup() {
+    if [[ -n "${s3_pid:-}" ]]; then kill "$s3_pid" 2>/dev/null || true; fi
+    if [[ -n "${ray_started:-}" ]]; then scripts/ray-test-head.sh stop || true; fi
+}
+trap cleanup EXIT
+
 if [[ -z "${GALLEY_TEST_S3_ENDPOINT:-}" ]]; then
     if s3_env="$(scripts/s3-test-server.sh)"; then
         eval "$s3_env"
         s3_pid="$GALLEY_S3_SERVER_PID"
-        trap 'kill "$s3_pid" 2>/dev/null || true' EXIT
     else
         echo "================================================================================" >&2
         echo "SKIPPING S3 artifact-store cases: the moto S3 test server could not be started." >&2
+        echo "================================================================================" >&2
+    fi
+fi
+
+if [[ -z "${GALLEY_TEST_RAY_ADDRESS:-}" ]]; then
+    if ray_env="$(scripts/ray-test-head.sh)"; then
+        eval "$ray_env"
+        ray_started=1
+    else
+        echo "================================================================================" >&2
+        echo "SKIPPING Ray executor cases: the local Ray head could not be started." >&2
         echo "================================================================================" >&2
     fi
 fi

@@ -4,3 +4,4 @@
 pub mod client;
 pub mod monitor;
 pub mod server;
+pub mod sim;

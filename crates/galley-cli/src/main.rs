@@ -4,13 +4,14 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use galley_cli::client::deployments::{self, DeploymentArgs};
+use galley_cli::client::jobs;
 use galley_cli::client::models::{self, AliasAction};
 use galley_cli::client::monitoring::{
     self, LabelsSource, ReferenceArgs, ReferenceSource, RuleArgs,
 };
 use galley_cli::client::{self, Client, RunListArgs};
-use galley_cli::monitor;
 use galley_cli::server::{shutdown_signal, Server, ServerConfig};
+use galley_cli::{monitor, sim};
 use galley_monitoring::validation::parse_window;
 use galley_monitoring_runtime::{DeliverySettings, WriterSettings};
 use galley_store::SqliteSync;
@@ -77,6 +78,12 @@ enum Command {
         /// Evaluate every monitored deployment this often (e.g. 1h, 30m), or `off`.
         #[arg(long, default_value = "1h")]
         evaluation_interval: String,
+        /// Run the job scheduler this often (seconds) when no submission wakes it sooner.
+        #[arg(long, default_value_t = 1.0)]
+        scheduler_interval_seconds: f64,
+        /// A Ray cluster's dashboard URL (e.g. http://127.0.0.1:8265) for jobs with `--executor ray`.
+        #[arg(long, env = "GALLEY_RAY_ADDRESS")]
+        ray_address: Option<String>,
     },
     /// Experiments.
     #[command(subcommand)]
@@ -93,6 +100,119 @@ enum Command {
     /// Monitoring: drift between files, reference profiles, labels, evaluations and reports.
     #[command(subcommand)]
     Monitor(MonitorCommand),
+    /// Jobs: run commands on the compute layer with team queues and quotas.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Team queues: quotas, usage, and applying a queues file.
+    #[command(subcommand)]
+    Queues(QueuesCommand),
+    /// Replay a job trace through the scheduling core on a virtual clock (no server needed).
+    Sim(SimArgs),
+}
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct SimArgs {
+    #[command(subcommand)]
+    command: Option<SimCommand>,
+    /// A trace CSV: job_id,user,team,submit_time,duration,gpu_num,cpu_num (Helios' `vc` works too).
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// fifo (Kueue StrictFIFO with borrowing) or galley; default: the queues file's policy.
+    #[arg(long)]
+    policy: Option<String>,
+    /// A queues file for teams, quotas, policy and nodes; default: one cohort, quota split evenly.
+    #[arg(long)]
+    queues: Option<PathBuf>,
+    /// Nodes of 8 GPUs when no queues file declares nodes.
+    #[arg(long, default_value_t = 32)]
+    nodes: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum SimCommand {
+    /// Write a synthetic trace with the Helios/Philly duration and GPU-count mix.
+    Generate {
+        #[arg(long, default_value_t = 5000)]
+        jobs: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 4)]
+        teams: usize,
+        /// Offered load relative to the cluster's GPUs.
+        #[arg(long, default_value_t = 1.0)]
+        load: f64,
+        /// GPUs in the cluster the load is sized for.
+        #[arg(long, default_value_t = 256)]
+        gpus: u32,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Submit a job: `submit [flags] -- CMD ARGS...`; prints the job id (the job with --json).
+    Submit(Box<jobs::SubmitArgs>),
+    /// List jobs, newest first.
+    List {
+        #[arg(long)]
+        team: Option<String>,
+        #[arg(long)]
+        queue: Option<String>,
+        /// Comma-separated states (pending, admitted, running, succeeded, failed, cancelled).
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A job, why it waits or how it ended, and its events.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A replica's output; -f follows it until the job ends.
+    Logs {
+        id: String,
+        #[arg(short, long)]
+        follow: bool,
+        #[arg(long, default_value_t = 0)]
+        replica: u32,
+    },
+    Cancel {
+        id: String,
+    },
+    /// Wait until the job ends; exit 0 only if it succeeded.
+    Wait {
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum QueuesCommand {
+    /// Queues with used/nominal quota and job counts.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A queue and its pending and running jobs, with why each waits.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply a queues file (YAML): shows the changes, then applies them (all or nothing).
+    Apply {
+        file: PathBuf,
+        /// Show the changes without applying them.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -478,6 +598,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             sqlite_sync,
             prediction_flush_seconds,
             evaluation_interval,
+            scheduler_interval_seconds,
+            ray_address,
         } => {
             let config = ServerConfig {
                 host,
@@ -507,6 +629,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     )),
                 },
                 alert_delivery: DeliverySettings::default(),
+                scheduler_interval: std::time::Duration::try_from_secs_f64(
+                    scheduler_interval_seconds,
+                )
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    anyhow::anyhow!("--scheduler-interval-seconds must be a positive number")
+                })?,
+                ray_address,
             };
             Server::build(&config).await?.run(shutdown_signal()).await
         }
@@ -588,6 +719,78 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             DeploymentsCommand::Delete { name } => deployments::delete(&client, &name).await,
         },
         Command::Monitor(command) => run_monitor(&client, command).await,
+        Command::Jobs(command) => run_jobs(&client, command).await,
+        Command::Sim(args) => run_sim(args),
+        Command::Queues(command) => match command {
+            QueuesCommand::List { json } => jobs::queues_list(&client, json).await,
+            QueuesCommand::Show { name, json } => jobs::queue_show(&client, &name, json).await,
+            QueuesCommand::Apply {
+                file,
+                dry_run,
+                json,
+            } => jobs::queues_apply(&client, &file, dry_run, json).await,
+        },
+    }
+}
+
+fn run_sim(args: SimArgs) -> anyhow::Result<()> {
+    match args.command {
+        Some(SimCommand::Generate {
+            jobs,
+            seed,
+            teams,
+            load,
+            gpus,
+            out,
+        }) => {
+            let options = galley_compute::sim::GenerateOptions {
+                seed,
+                jobs,
+                teams,
+                load,
+                cluster_gpus: u64::from(gpus),
+                ..Default::default()
+            };
+            sim::write_generated(&out, &options)
+        }
+        None => {
+            let trace = args.trace.ok_or_else(|| {
+                anyhow::anyhow!("--trace FILE is required (or use `sim generate`)")
+            })?;
+            sim::replay(
+                &trace,
+                args.policy.as_deref(),
+                args.queues.as_deref(),
+                args.nodes,
+                args.json,
+            )
+        }
+    }
+}
+
+async fn run_jobs(client: &Client, command: JobsCommand) -> anyhow::Result<()> {
+    match command {
+        JobsCommand::Submit(args) => jobs::submit(client, *args).await,
+        JobsCommand::List {
+            team,
+            queue,
+            state,
+            json,
+        } => {
+            let filters: Vec<(&str, String)> = [("team", team), ("queue", queue), ("state", state)]
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, v?)))
+                .collect();
+            jobs::list(client, &filters, json).await
+        }
+        JobsCommand::Show { id, json } => jobs::show(client, &id, json).await,
+        JobsCommand::Logs {
+            id,
+            follow,
+            replica,
+        } => jobs::logs(client, &id, replica, follow).await,
+        JobsCommand::Cancel { id } => jobs::cancel(client, &id).await,
+        JobsCommand::Wait { id } => jobs::wait(client, &id).await,
     }
 }
 

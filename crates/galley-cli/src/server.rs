@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use galley_artifacts::ArtifactStore;
+use galley_compute_runtime::{
+    ComputeService, ComputeSettings, Executor, LocalExecutor, RayExecutor,
+};
 use galley_http::AppState;
 use galley_inference::{ArtifactInspector, ServingService};
 use galley_monitoring_runtime::{
@@ -37,6 +40,10 @@ pub struct ServerConfig {
     /// How often every monitored deployment is evaluated; `None`: only on demand.
     pub evaluation_interval: Option<Duration>,
     pub alert_delivery: DeliverySettings,
+    /// How often the job scheduler runs a round when nothing wakes it sooner.
+    pub scheduler_interval: Duration,
+    /// A Ray cluster's dashboard URL: jobs may then ask for `executor: ray`.
+    pub ray_address: Option<String>,
 }
 
 /// A server bound to its port, not yet serving.
@@ -45,6 +52,8 @@ pub struct Server {
     state: AppState,
     store: SqlStore,
     prediction_writer: PredictionWriter,
+    scheduler: tokio::task::JoinHandle<()>,
+    stop_scheduler: tokio::sync::watch::Sender<bool>,
 }
 
 impl Server {
@@ -90,10 +99,17 @@ impl Server {
         if let Some(interval) = config.evaluation_interval {
             monitoring.start_schedule(interval, Arc::new(store.clone()));
         }
+        let listener = TcpListener::bind((config.host.as_str(), config.port))
+            .await
+            .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+        let compute = compute_service(config, &listener, &store, &artifacts, &tracking).await?;
+        let (stop_scheduler, stopped) = tokio::sync::watch::channel(false);
+        let scheduler = compute.spawn_scheduler(config.scheduler_interval, stopped);
         let state = AppState {
             registry,
             serving,
             monitoring,
+            compute,
             tracking,
             artifacts,
             prometheus: galley_http::observability::prometheus(),
@@ -102,9 +118,6 @@ impl Server {
                 Box::pin(async move { probe.ping().await })
             }),
         };
-        let listener = TcpListener::bind((config.host.as_str(), config.port))
-            .await
-            .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
         tracing::info!(
             address = %listener.local_addr()?,
             database = %redact(&database_url),
@@ -116,6 +129,8 @@ impl Server {
             state,
             store,
             prediction_writer,
+            scheduler,
+            stop_scheduler,
         })
     }
 
@@ -123,18 +138,65 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests, writes out the
-    /// buffered prediction log and closes the store.
+    /// Serves until `shutdown` resolves, then finishes in-flight requests, stops the job
+    /// scheduler (jobs keep running; a restarted server picks them up), writes out the buffered
+    /// prediction log and closes the store.
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         galley_http::serve(self.listener, self.state, shutdown).await?;
+        let _ = self.stop_scheduler.send(true);
+        let _ = self.scheduler.await;
         self.prediction_writer.stop().await;
         self.store.close().await;
         tracing::info!("galley server stopped");
         Ok(())
     }
+}
+
+/// The compute layer with the local executor, running jobs under `<data dir>/jobs`, and Ray when
+/// configured; jobs are pointed at this server for tracking.
+async fn compute_service(
+    config: &ServerConfig,
+    listener: &TcpListener,
+    store: &SqlStore,
+    artifacts: &ArtifactStore,
+    tracking: &TrackingService,
+) -> anyhow::Result<ComputeService> {
+    let address = listener.local_addr()?;
+    let host = if address.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        address.ip().to_string()
+    };
+    let local: Arc<dyn Executor> = Arc::new(LocalExecutor::new(
+        config.data_dir.join("jobs"),
+        Duration::from_secs(10),
+    ));
+    let mut executors = std::collections::BTreeMap::from([("local".to_string(), local)]);
+    if let Some(address) = &config.ray_address {
+        let ray: Arc<dyn Executor> =
+            Arc::new(RayExecutor::new(address).context("the Ray address")?);
+        executors.insert("ray".to_string(), ray);
+    }
+    let machine = galley_compute_runtime::machine::discover().await;
+    tracing::info!(
+        cpus = machine.cpu_millis / 1000,
+        memory_bytes = machine.memory_bytes,
+        gpus = machine.gpus.len(),
+        "local executor inventory"
+    );
+    Ok(ComputeService::new(ComputeSettings {
+        store: Arc::new(store.clone()),
+        leases: Arc::new(store.clone()),
+        executors,
+        machine,
+        artifacts: artifacts.clone(),
+        tracking: tracking.clone(),
+        tracking_uri: format!("http://{host}:{}", address.port()),
+        holder: format!("{}-{}", std::process::id(), galley_core::ids::new_run_id()),
+    }))
 }
 
 /// Hides a password in a database URL before it is logged.

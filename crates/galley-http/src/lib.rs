@@ -17,6 +17,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{Json, Router};
 use galley_artifacts::ArtifactStore;
+use galley_compute_runtime::ComputeService;
 use galley_inference::ServingService;
 use galley_monitoring_runtime::MonitoringService;
 use galley_registry::RegistryService;
@@ -35,6 +36,7 @@ pub struct AppState {
     pub registry: RegistryService,
     pub serving: ServingService,
     pub monitoring: MonitoringService,
+    pub compute: ComputeService,
     pub artifacts: ArtifactStore,
     pub prometheus: PrometheusHandle,
     pub health_check: HealthCheck,
@@ -50,6 +52,7 @@ pub fn router(state: AppState) -> Router {
     let models = native::model_routes();
     let deployments = native::deployment_routes();
     let monitoring = native::monitoring_routes();
+    let compute = native::compute_routes();
     let inference = oip::inference_routes();
     let openapi = Arc::new(routes::openapi(&[
         (mlflow::PREFIXES[0], &tracking),
@@ -58,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         (native::PREFIX, &models),
         (native::PREFIX, &deployments),
         (native::PREFIX, &monitoring),
+        (native::PREFIX, &compute),
         ("", &inference),
     ]));
 
@@ -79,6 +83,7 @@ pub fn router(state: AppState) -> Router {
     router = routes::mount(router, &[native::PREFIX], &models);
     router = routes::mount(router, &[native::PREFIX], &deployments);
     router = routes::mount(router, &[native::PREFIX], &monitoring);
+    router = routes::mount(router, &[native::PREFIX], &compute);
     router = routes::mount(router, &[""], &inference);
     router
         .fallback(error::endpoint_not_found)

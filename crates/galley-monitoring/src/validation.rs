@@ -51,19 +51,9 @@ pub fn parse_window(text: &str) -> Result<i64> {
             "window '{text}' is not a length like 30m, 1h, 24h or 7d (1 minute to 90 days)"
         ))
     };
-    let unit_at = text
-        .find(|c: char| !c.is_ascii_digit())
-        .filter(|&i| i > 0)
+    let length = galley_core::duration::parse_duration_ms(text)
+        .filter(|ms| ms % 60_000 == 0)
         .ok_or_else(bad)?;
-    let (count, unit) = text.split_at(unit_at);
-    let count: i64 = count.parse().map_err(|_| bad())?;
-    let unit_ms = match unit {
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(bad()),
-    };
-    let length = count.checked_mul(unit_ms).ok_or_else(bad)?;
     if (MIN_WINDOW_MS..=MAX_WINDOW_MS).contains(&length) {
         Ok(length)
     } else {

@@ -4,6 +4,7 @@
 //! SQL text is shared between backends (`$N` placeholders work on both); the few differences live
 //! in [`Dialect`].
 
+mod compute;
 mod deployments;
 mod dialect;
 mod filter;

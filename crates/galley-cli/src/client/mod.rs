@@ -1,6 +1,7 @@
 //! Client subcommands: talk to a running server over its HTTP API and print tables or JSON.
 
 pub mod deployments;
+pub mod jobs;
 pub mod models;
 pub mod monitoring;
 
@@ -10,7 +11,7 @@ use serde_json::{json, Value};
 /// A thin JSON client for one server.
 pub struct Client {
     base: String,
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
 }
 
 impl Client {
@@ -22,7 +23,10 @@ impl Client {
     }
 
     /// Sends `request`; a non-2xx answer becomes an error carrying the server's code and message.
-    async fn respond(&self, request: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
+    pub(crate) async fn respond(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> anyhow::Result<reqwest::Response> {
         let response = request
             .send()
             .await
@@ -54,7 +58,7 @@ impl Client {
 
     /// The server's URL with `segments` appended, each percent-encoded (model names may hold
     /// spaces or `#`).
-    fn url(&self, segments: &[&str]) -> anyhow::Result<reqwest::Url> {
+    pub(crate) fn url(&self, segments: &[&str]) -> anyhow::Result<reqwest::Url> {
         let mut url = reqwest::Url::parse(&self.base)
             .with_context(|| format!("invalid server URL {}", self.base))?;
         url.path_segments_mut()

@@ -17,13 +17,12 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// `spawn_app` with the configuration adjusted first, e.g. another artifact root.
-pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut config = ServerConfig {
+/// The configuration tests start servers with: SQLite in `data_dir`, quick flushes and rounds.
+pub fn test_config(data_dir: &std::path::Path) -> ServerConfig {
+    ServerConfig {
         host: "127.0.0.1".into(),
         port: 0,
-        data_dir: data_dir.path().to_path_buf(),
+        data_dir: data_dir.to_path_buf(),
         database_url: None,
         artifact_root: None,
         sqlite_sync: SqliteSync::Normal,
@@ -36,16 +35,30 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
             first_backoff: std::time::Duration::from_millis(50),
             ..DeliverySettings::default()
         },
-    };
-    tweak(&mut config);
-    let server = Server::build(&config).await.unwrap();
+        scheduler_interval: std::time::Duration::from_millis(100),
+        ray_address: None,
+    }
+}
+
+/// Starts a server; it stops when the returned sender is dropped.
+pub async fn start(config: &ServerConfig) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let server = Server::build(config).await.unwrap();
     let address = server.local_addr().unwrap();
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(server.run(async move {
         let _ = stopped.await;
     }));
+    (format!("http://{address}"), shutdown)
+}
+
+/// `spawn_app` with the configuration adjusted first, e.g. another artifact root.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(data_dir.path());
+    tweak(&mut config);
+    let (base, shutdown) = start(&config).await;
     TestApp {
-        base: format!("http://{address}"),
+        base,
         http: reqwest::Client::new(),
         data_dir,
         _shutdown: shutdown,

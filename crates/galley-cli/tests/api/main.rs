@@ -5,6 +5,7 @@ mod app;
 mod cli;
 mod durability;
 mod errors;
+mod jobs;
 mod monitoring;
 mod observability;
 mod registry;

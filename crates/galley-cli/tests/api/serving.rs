@@ -5,11 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use galley_cli::server::{Server, ServerConfig};
-use galley_store::SqliteSync;
 use serde_json::{json, Value};
 
-use crate::app::{spawn_app, TestApp};
+use crate::app::{spawn_app, start, test_config, TestApp};
 
 /// Two sklearn classifiers with the same signature (X: FP32 [-1, 4]), made by
 /// scripts/make_onnx_fixtures.py, with onnxruntime's answers for 8 rows.
@@ -464,23 +462,7 @@ async fn deployments_survive_a_restart() {
     .await;
 
     // A second server on the same data dir: what a restart finds.
-    let config = ServerConfig {
-        host: "127.0.0.1".into(),
-        port: 0,
-        data_dir: app.data_dir.path().to_path_buf(),
-        database_url: None,
-        artifact_root: None,
-        sqlite_sync: SqliteSync::Normal,
-        prediction_log: Default::default(),
-        evaluation_interval: None,
-        alert_delivery: Default::default(),
-    };
-    let server = Server::build(&config).await.unwrap();
-    let base = format!("http://{}", server.local_addr().unwrap());
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.run(async move {
-        let _ = stopped.await;
-    }));
+    let (base, _stop) = start(&test_config(app.data_dir.path())).await;
     let (rows, expected) = fixture();
     let (status, reply) = infer(&app.http, &base, "kept", &v2_request(&rows)).await;
     assert_eq!(status, 200, "{reply}");

@@ -1,6 +1,7 @@
 //! Galley's native REST API under `/api/v1`: what no existing client covers. Errors use the same
 //! `{"error_code", "message"}` body and status table as the MLflow routes.
 
+mod compute;
 mod deployments;
 mod models;
 mod monitoring;
@@ -162,6 +163,62 @@ pub fn monitoring_routes() -> Vec<Route> {
             "/monitoring/prediction-log",
             "Rows and files written by the prediction log, and records dropped",
             get(m::prediction_log),
+        ),
+    ]
+}
+
+/// Jobs, queues and the inventory, relative to [`PREFIX`].
+pub fn compute_routes() -> Vec<Route> {
+    use compute as c;
+    vec![
+        route(
+            "POST",
+            "/jobs",
+            "Submit a job to a team's queue",
+            post(c::submit),
+        ),
+        route(
+            "GET",
+            "/jobs",
+            "List jobs, newest first, by team, queue and state",
+            get(c::list),
+        ),
+        route(
+            "GET",
+            "/jobs/{id}",
+            "A job, why it waits or how it ended, and its events",
+            get(c::get),
+        ),
+        route("POST", "/jobs/{id}/cancel", "Cancel a job", post(c::cancel)),
+        route(
+            "GET",
+            "/jobs/{id}/logs",
+            "A replica's output from a byte offset (live while it runs)",
+            get(c::logs),
+        ),
+        route(
+            "GET",
+            "/queues",
+            "Queues with quotas, usage and job counts",
+            get(c::queues),
+        ),
+        route(
+            "GET",
+            "/queues/{name}",
+            "A queue and its pending and running jobs",
+            get(c::queue),
+        ),
+        route(
+            "POST",
+            "/queues/apply",
+            "Apply a queues file (teams, queues, quotas, policy); dry_run shows the plan",
+            post(c::apply),
+        ),
+        route(
+            "GET",
+            "/compute/inventory",
+            "The nodes and GPUs admission places jobs on",
+            get(c::inventory),
         ),
     ]
 }

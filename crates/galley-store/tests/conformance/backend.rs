@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use galley_compute::ComputeStore;
 use galley_core::LeaseStore;
 use galley_monitoring::MonitoringStore;
 use galley_registry::model::{ModelSignature, TensorSpec};
@@ -53,6 +54,10 @@ impl Backend {
     }
 
     pub fn deployments(&self) -> Arc<dyn DeploymentStore> {
+        Arc::new(self.store.clone())
+    }
+
+    pub fn compute(&self) -> Arc<dyn ComputeStore> {
         Arc::new(self.store.clone())
     }
 

@@ -3,6 +3,7 @@
 //! report that they skipped.
 
 mod backend;
+mod compute_cases;
 mod deployment_cases;
 mod lease_cases;
 mod monitoring_cases;
@@ -54,6 +55,15 @@ conformance!(
     deployment_cases,
     deployments:
     deployments_round_trip,
+);
+
+conformance!(
+    compute,
+    compute_cases,
+    compute:
+    configurations_are_versioned,
+    jobs_round_trip_and_list_newest_first,
+    state_changes_are_compare_and_set,
 );
 
 conformance!(

@@ -1,0 +1,16 @@
+//! The compute runtime: what acts on jobs. Submission, cancellation, logs and queue status
+//! ([`service`]); the scheduling run loop ([`runner`]); the executor port ([`executor`]) and the
+//! executors behind it, local processes ([`local`]) and Ray jobs ([`ray`]); this machine's
+//! cores, memory and GPUs ([`machine`]).
+
+pub mod executor;
+pub mod local;
+pub mod machine;
+pub mod ray;
+mod runner;
+pub mod service;
+
+pub use executor::{AttemptStatus, Executor};
+pub use local::LocalExecutor;
+pub use ray::RayExecutor;
+pub use service::{ComputeService, ComputeSettings};
