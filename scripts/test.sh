@@ -48,6 +48,11 @@ if [[ -z "${GALLEY_TEST_RAY_ADDRESS:-}" ]]; then
     fi
 fi
 
+# The Kubernetes manifest test (galley-compute-runtime/tests/kubernetes_manifests.rs) validates
+# rendered Jobs against the Kubernetes OpenAPI schema with kubernetes-validate from the test venv.
+GALLEY_TEST_PYTHON="${GALLEY_TEST_PYTHON:-$(scripts/python-env.sh | tail -1)/bin/python}"
+export GALLEY_TEST_PYTHON
+
 echo "--- cargo test --workspace"
 cargo test --workspace --locked
 

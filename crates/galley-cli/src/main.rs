@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use galley_cli::client::deployments::{self, DeploymentArgs};
 use galley_cli::client::jobs;
@@ -84,6 +85,15 @@ enum Command {
         /// A Ray cluster's dashboard URL (e.g. http://127.0.0.1:8265) for jobs with `--executor ray`.
         #[arg(long, env = "GALLEY_RAY_ADDRESS")]
         ray_address: Option<String>,
+        /// The Kubernetes API through `kubectl proxy` (http://127.0.0.1:8001) for jobs with
+        /// `--executor kubernetes`; needs --kubernetes-image.
+        #[arg(long, env = "GALLEY_KUBERNETES_API", requires = "kubernetes_image")]
+        kubernetes_api: Option<String>,
+        #[arg(long, env = "GALLEY_KUBERNETES_NAMESPACE", default_value = "default")]
+        kubernetes_namespace: String,
+        /// The container image jobs run in (a job's GALLEY_IMAGE env var overrides it).
+        #[arg(long, env = "GALLEY_KUBERNETES_IMAGE")]
+        kubernetes_image: Option<String>,
     },
     /// Experiments.
     #[command(subcommand)]
@@ -338,6 +348,9 @@ enum AlertsCommand {
         /// POST each alert here as JSON (retried with backoff).
         #[arg(long)]
         webhook: Option<String>,
+        /// A job spec file (JSON, as `POST /api/v1/jobs` takes) to submit when the rule fires.
+        #[arg(long)]
+        retrain_job: Option<PathBuf>,
         #[arg(long)]
         name: Option<String>,
         #[arg(long)]
@@ -600,6 +613,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             evaluation_interval,
             scheduler_interval_seconds,
             ray_address,
+            kubernetes_api,
+            kubernetes_namespace,
+            kubernetes_image,
         } => {
             let config = ServerConfig {
                 host,
@@ -638,6 +654,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     anyhow::anyhow!("--scheduler-interval-seconds must be a positive number")
                 })?,
                 ray_address,
+                kubernetes: kubernetes_api.map(|api| {
+                    galley_compute_runtime::KubernetesSettings::new(
+                        &api,
+                        &kubernetes_namespace,
+                        kubernetes_image.as_deref().unwrap_or_default(),
+                    )
+                }),
             };
             Server::build(&config).await?.run(shutdown_signal()).await
         }
@@ -890,9 +913,18 @@ async fn run_monitor(client: &Client, command: MonitorCommand) -> anyhow::Result
                 window,
                 severity,
                 webhook,
+                retrain_job,
                 name,
                 json,
             } => {
+                let retrain_job = retrain_job
+                    .map(|path| -> anyhow::Result<serde_json::Value> {
+                        let text = std::fs::read_to_string(&path)
+                            .with_context(|| format!("cannot read {}", path.display()))?;
+                        serde_json::from_str(&text)
+                            .with_context(|| format!("{} is not a JSON job spec", path.display()))
+                    })
+                    .transpose()?;
                 let (comparison, threshold) = match (above, below) {
                     (Some(t), None) => ("above", t),
                     (None, Some(t)) => ("below", t),
@@ -906,6 +938,7 @@ async fn run_monitor(client: &Client, command: MonitorCommand) -> anyhow::Result
                     window: &window,
                     severity: &severity,
                     webhook: webhook.as_deref(),
+                    retrain_job,
                     name: name.as_deref(),
                 };
                 monitoring::alert_add(client, &deployment, args, json).await

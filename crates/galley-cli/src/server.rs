@@ -8,11 +8,14 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use galley_artifacts::ArtifactStore;
+use galley_compute::job::JobSpec;
 use galley_compute_runtime::{
-    ComputeService, ComputeSettings, Executor, LocalExecutor, RayExecutor,
+    ComputeService, ComputeSettings, Executor, KubernetesExecutor, KubernetesSettings,
+    LocalExecutor, RayExecutor,
 };
 use galley_http::AppState;
 use galley_inference::{ArtifactInspector, ServingService};
+use galley_monitoring::alerts::{AlertEvent, RetrainLauncher};
 use galley_monitoring_runtime::{
     DeliverySettings, MonitoringService, PredictionWriter, WriterSettings,
 };
@@ -44,6 +47,8 @@ pub struct ServerConfig {
     pub scheduler_interval: Duration,
     /// A Ray cluster's dashboard URL: jobs may then ask for `executor: ray`.
     pub ray_address: Option<String>,
+    /// A Kubernetes API (through `kubectl proxy`): jobs may then ask for `executor: kubernetes`.
+    pub kubernetes: Option<KubernetesSettings>,
 }
 
 /// A server bound to its port, not yet serving.
@@ -96,13 +101,14 @@ impl Server {
             prediction_log,
             config.alert_delivery,
         );
-        if let Some(interval) = config.evaluation_interval {
-            monitoring.start_schedule(interval, Arc::new(store.clone()));
-        }
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
         let compute = compute_service(config, &listener, &store, &artifacts, &tracking).await?;
+        let monitoring = monitoring.with_retrain_launcher(Arc::new(RetrainJobs(compute.clone())));
+        if let Some(interval) = config.evaluation_interval {
+            monitoring.start_schedule(interval, Arc::new(store.clone()));
+        }
         let (stop_scheduler, stopped) = tokio::sync::watch::channel(false);
         let scheduler = compute.spawn_scheduler(config.scheduler_interval, stopped);
         let state = AppState {
@@ -180,6 +186,13 @@ async fn compute_service(
             Arc::new(RayExecutor::new(address).context("the Ray address")?);
         executors.insert("ray".to_string(), ray);
     }
+    if let Some(settings) = &config.kubernetes {
+        let kubernetes: Arc<dyn Executor> = Arc::new(
+            KubernetesExecutor::new(settings.clone())
+                .context("the Kubernetes executor settings")?,
+        );
+        executors.insert("kubernetes".to_string(), kubernetes);
+    }
     let machine = galley_compute_runtime::machine::discover().await;
     tracing::info!(
         cpus = machine.cpu_millis / 1000,
@@ -197,6 +210,50 @@ async fn compute_service(
         tracking_uri: format!("http://{host}:{}", address.port()),
         holder: format!("{}-{}", std::process::id(), galley_core::ids::new_run_id()),
     }))
+}
+
+/// Alert rules' retraining jobs, submitted to the compute layer with what fired them in the
+/// environment (`GALLEY_ALERT_DEPLOYMENT`, `_METRIC`, `_COLUMN`, `_VALUE`, `_WINDOW_START`,
+/// `_WINDOW_END`).
+struct RetrainJobs(ComputeService);
+
+impl RetrainJobs {
+    fn spec(job: &serde_json::Value) -> Result<JobSpec, String> {
+        serde_json::from_value(job.clone()).map_err(|e| e.to_string())
+    }
+}
+
+#[async_trait::async_trait]
+impl RetrainLauncher for RetrainJobs {
+    async fn check(&self, job: &serde_json::Value) -> Result<(), String> {
+        let spec = Self::spec(job)?;
+        self.0
+            .prepare(spec)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn launch(&self, job: &serde_json::Value, event: &AlertEvent) -> Result<String, String> {
+        let mut spec = Self::spec(job)?;
+        spec.name
+            .get_or_insert_with(|| format!("retrain-{}", event.deployment));
+        for (key, value) in [
+            ("GALLEY_ALERT_DEPLOYMENT", event.deployment.clone()),
+            ("GALLEY_ALERT_METRIC", event.metric.clone()),
+            ("GALLEY_ALERT_COLUMN", event.column.clone()),
+            ("GALLEY_ALERT_VALUE", event.value.to_string()),
+            ("GALLEY_ALERT_WINDOW_START", event.window.start.to_string()),
+            ("GALLEY_ALERT_WINDOW_END", event.window.end.to_string()),
+        ] {
+            spec.env.insert(key.to_string(), value);
+        }
+        self.0
+            .submit(spec)
+            .await
+            .map(|job| job.id)
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// Hides a password in a database URL before it is logged.

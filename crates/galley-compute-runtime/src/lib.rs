@@ -4,6 +4,7 @@
 //! cores, memory and GPUs ([`machine`]).
 
 pub mod executor;
+pub mod kubernetes;
 pub mod local;
 pub mod machine;
 pub mod ray;
@@ -11,6 +12,7 @@ mod runner;
 pub mod service;
 
 pub use executor::{AttemptStatus, Executor};
+pub use kubernetes::{KubernetesExecutor, KubernetesSettings};
 pub use local::LocalExecutor;
 pub use ray::RayExecutor;
 pub use service::{ComputeService, ComputeSettings};

@@ -107,23 +107,30 @@ impl ComputeService {
             .unwrap_or_else(|| vec![self.inner.machine.clone()])
     }
 
-    pub async fn submit(&self, spec: JobSpec) -> Result<Job> {
+    /// The job `spec` would make now, or why it would be refused; nothing is stored.
+    pub async fn prepare(&self, spec: JobSpec) -> Result<Job> {
         let (config, _) = self.config().await?;
         let executor = spec.executor.as_deref().unwrap_or("local");
         if !self.inner.executors.contains_key(executor) {
+            let configured: Vec<_> = self.inner.executors.keys().cloned().collect();
             return Err(ComputeError::InvalidInput(format!(
                 "executor '{executor}' is not configured on this server (configured: {})",
-                self.inner
-                    .executors
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                configured.join(", ")
             )));
         }
-        let now = now_millis();
         let nodes = self.nodes(&config);
-        let job = submit::prepare(spec, &config, Some(&nodes), submit::new_job_id(), now)?;
+        submit::prepare(
+            spec,
+            &config,
+            Some(&nodes),
+            submit::new_job_id(),
+            now_millis(),
+        )
+    }
+
+    pub async fn submit(&self, spec: JobSpec) -> Result<Job> {
+        let job = self.prepare(spec).await?;
+        let now = job.submitted_at;
         let event = JobEvent {
             job_id: job.id.clone(),
             at: now,

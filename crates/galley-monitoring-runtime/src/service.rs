@@ -11,7 +11,8 @@ use galley_artifacts::{validate, ArtifactStore};
 use galley_core::time::now_millis;
 use galley_core::LeaseStore;
 use galley_monitoring::alerts::{
-    validate_rule, AlertEvent, AlertRule, Comparison, Delivery, RuleSpec, MAX_RULES_PER_DEPLOYMENT,
+    validate_rule, AlertEvent, AlertRule, Comparison, Delivery, RetrainLauncher, RuleSpec,
+    MAX_RULES_PER_DEPLOYMENT,
 };
 use galley_monitoring::drift::{self, DatasetDrift, DriftOptions};
 use galley_monitoring::model::{Label, MetricPoint, ReferenceRecord, Window};
@@ -139,6 +140,7 @@ pub struct MonitoringService {
     artifacts: ArtifactStore,
     log: Arc<PredictionLog>,
     webhooks: WebhookSender,
+    retrain: Option<Arc<dyn RetrainLauncher>>,
 }
 
 impl MonitoringService {
@@ -155,7 +157,14 @@ impl MonitoringService {
             deployments,
             artifacts,
             log,
+            retrain: None,
         }
+    }
+
+    /// Lets alert rules name a retraining job, submitted through `launcher` when they fire.
+    pub fn with_retrain_launcher(mut self, launcher: Arc<dyn RetrainLauncher>) -> Self {
+        self.retrain = Some(launcher);
+        self
     }
 
     /// Every `interval`, evaluates each deployment that has a reference profile over calendar
@@ -230,6 +239,17 @@ impl MonitoringService {
     pub async fn create_rule(&self, deployment: &str, spec: RuleSpec) -> Result<AlertRule> {
         validate_rule(&spec)?;
         self.deployment(deployment).await?;
+        if let Some(job) = &spec.retrain_job {
+            let launcher = self.retrain.as_ref().ok_or_else(|| {
+                MonitoringError::InvalidInput(
+                    "this server has no compute layer to run a retrain_job".into(),
+                )
+            })?;
+            launcher
+                .check(job)
+                .await
+                .map_err(|e| MonitoringError::InvalidInput(format!("retrain_job: {e}")))?;
+        }
         if self.store.rules(deployment).await?.len() >= MAX_RULES_PER_DEPLOYMENT {
             return Err(MonitoringError::InvalidInput(format!(
                 "a deployment has at most {MAX_RULES_PER_DEPLOYMENT} alert rules"
@@ -288,6 +308,7 @@ impl MonitoringService {
                     Delivery::None
                 },
                 attempts: 0,
+                retrain_job_id: None,
             };
             if !self.store.add_event(&event).await? {
                 continue;
@@ -306,6 +327,19 @@ impl MonitoringService {
                 value = event.value,
                 "alert fired"
             );
+            let mut event = event;
+            if let (Some(job), Some(launcher)) = (&rule.spec.retrain_job, &self.retrain) {
+                match launcher.launch(job, &event).await {
+                    Ok(job_id) => {
+                        self.store.set_retrain_job(&event.id, &job_id).await?;
+                        tracing::info!(rule = %rule.spec.name, job = %job_id, "retraining job submitted");
+                        event.retrain_job_id = Some(job_id);
+                    }
+                    Err(error) => {
+                        tracing::warn!(rule = %rule.spec.name, %error, "retraining job not submitted")
+                    }
+                }
+            }
             if let Some(url) = &rule.spec.webhook_url {
                 let payload = serde_json::json!({
                     "event": event,

@@ -63,6 +63,10 @@ pub struct RuleSpec {
     pub severity: Severity,
     /// Where a firing is POSTed as JSON, retried with backoff.
     pub webhook_url: Option<String>,
+    /// A job to submit when the rule fires (a retraining job): the compute layer's job spec, as
+    /// JSON; monitoring only hands it to a [`RetrainLauncher`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrain_job: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,6 +107,23 @@ pub struct AlertEvent {
     pub fired_at: i64,
     pub delivery: Delivery,
     pub attempts: u32,
+    /// The retraining job this firing submitted, when its rule has one and submission worked.
+    #[serde(default)]
+    pub retrain_job_id: Option<String>,
+}
+
+/// Starts the retraining job an alert rule names when it fires; the compute layer implements it,
+/// so monitoring knows nothing of jobs.
+#[async_trait::async_trait]
+pub trait RetrainLauncher: Send + Sync + 'static {
+    /// Why `job` could not be submitted, checked when a rule is created; `Ok` when it could.
+    async fn check(&self, job: &serde_json::Value) -> std::result::Result<(), String>;
+    /// Submits `job` for `event`; answers the new job's id.
+    async fn launch(
+        &self,
+        job: &serde_json::Value,
+        event: &AlertEvent,
+    ) -> std::result::Result<String, String>;
 }
 
 pub fn validate_rule(spec: &RuleSpec) -> Result<i64> {
@@ -166,6 +187,7 @@ mod tests {
             window: "1h".into(),
             severity: Severity::Warning,
             webhook_url: None,
+            retrain_job: None,
         }
     }
 

@@ -50,6 +50,8 @@ pub trait MonitoringStore: Send + Sync + 'static {
     /// window, so re-evaluating a window alerts once.
     async fn add_event(&self, event: &AlertEvent) -> Result<bool>;
     async fn set_delivery(&self, event_id: &str, delivery: Delivery, attempts: u32) -> Result<()>;
+    /// Records the retraining job an event submitted.
+    async fn set_retrain_job(&self, event_id: &str, job_id: &str) -> Result<()>;
     /// The deployment's events, newest first, at most `limit`.
     async fn events(&self, deployment: &str, limit: u32) -> Result<Vec<AlertEvent>>;
 }

@@ -68,7 +68,7 @@ fn named<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<
 }
 
 const RULE_COLUMNS: &str = "id, deployment, name, metric, column_name, comparison, threshold, \
-     window_length, severity, webhook_url, created_at";
+     window_length, severity, webhook_url, created_at, retrain_job";
 
 fn rule_from_row(row: &AnyRow) -> Result<AlertRule> {
     Ok(AlertRule {
@@ -83,13 +83,16 @@ fn rule_from_row(row: &AnyRow) -> Result<AlertRule> {
             window: col(row, "window_length")?,
             severity: named(row, "severity", Severity::parse)?,
             webhook_url: col(row, "webhook_url")?,
+            retrain_job: col::<Option<String>>(row, "retrain_job")?
+                .map(|text| serde_json::from_str(&text).map_err(|_| corrupt("retrain_job")))
+                .transpose()?,
         },
         created_at: col(row, "created_at")?,
     })
 }
 
 const EVENT_COLUMNS: &str = "id, rule_id, deployment, metric, column_name, value, threshold, \
-     severity, window_start, window_end, fired_at, delivery, attempts";
+     severity, window_start, window_end, fired_at, delivery, attempts, retrain_job_id";
 
 fn event_from_row(row: &AnyRow) -> Result<AlertEvent> {
     Ok(AlertEvent {
@@ -108,6 +111,7 @@ fn event_from_row(row: &AnyRow) -> Result<AlertEvent> {
         fired_at: col(row, "fired_at")?,
         delivery: named(row, "delivery", Delivery::parse)?,
         attempts: u32::try_from(col::<i64>(row, "attempts")?).map_err(|_| corrupt("attempts"))?,
+        retrain_job_id: col(row, "retrain_job_id")?,
     })
 }
 
@@ -307,7 +311,7 @@ impl MonitoringStore for SqlStore {
     async fn create_rule(&self, rule: &AlertRule) -> Result<()> {
         let s = &rule.spec;
         sql!(
-            format!("INSERT INTO alert_rules ({RULE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"),
+            format!("INSERT INTO alert_rules ({RULE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"),
             &rule.id,
             &rule.deployment,
             &s.name,
@@ -318,7 +322,8 @@ impl MonitoringStore for SqlStore {
             &s.window,
             s.severity.as_str(),
             s.webhook_url.clone(),
-            rule.created_at
+            rule.created_at,
+            s.retrain_job.as_ref().map(|job| job.to_string())
         )
         .execute(&self.writer)
         .await?;
@@ -355,7 +360,7 @@ impl MonitoringStore for SqlStore {
         let inserted = sql!(
             format!(
                 "INSERT INTO alert_events ({EVENT_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
             ),
             &e.id,
             &e.rule_id,
@@ -369,7 +374,8 @@ impl MonitoringStore for SqlStore {
             e.window.end,
             e.fired_at,
             e.delivery.as_str(),
-            i64::from(e.attempts)
+            i64::from(e.attempts),
+            e.retrain_job_id.clone()
         )
         .query()
         .execute(&self.writer)
@@ -386,6 +392,18 @@ impl MonitoringStore for SqlStore {
             "UPDATE alert_events SET delivery = $1, attempts = $2 WHERE id = $3",
             delivery.as_str(),
             i64::from(attempts),
+            event_id
+        );
+        change_one(self, statement, || {
+            MonitoringError::NotFound(format!("No alert event '{event_id}'"))
+        })
+        .await
+    }
+
+    async fn set_retrain_job(&self, event_id: &str, job_id: &str) -> Result<()> {
+        let statement = sql!(
+            "UPDATE alert_events SET retrain_job_id = $1 WHERE id = $2",
+            job_id,
             event_id
         );
         change_one(self, statement, || {

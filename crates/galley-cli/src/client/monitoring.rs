@@ -349,6 +349,7 @@ pub struct RuleArgs<'a> {
     pub window: &'a str,
     pub severity: &'a str,
     pub webhook: Option<&'a str>,
+    pub retrain_job: Option<Value>,
     pub name: Option<&'a str>,
 }
 
@@ -402,6 +403,9 @@ pub async fn alert_add(
         if let Some(value) = value {
             body[key] = json!(value);
         }
+    }
+    if let Some(job) = args.retrain_job {
+        body["retrain_job"] = job;
     }
     let response = client
         .request(

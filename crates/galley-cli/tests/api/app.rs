@@ -37,6 +37,7 @@ pub fn test_config(data_dir: &std::path::Path) -> ServerConfig {
         },
         scheduler_interval: std::time::Duration::from_millis(100),
         ray_address: None,
+        kubernetes: None,
     }
 }
 

@@ -392,3 +392,71 @@ async fn alert_webhooks_are_retried_until_delivered_or_given_up() {
     assert_eq!(payload["event"]["metric"], "rows");
     assert_eq!(payload["evaluation"]["deployment"], "iris-api");
 }
+
+#[tokio::test]
+async fn a_firing_rule_submits_its_retraining_job() {
+    let app = monitored_app().await;
+    send_and_wait(&app, "a").await;
+    let retrain = json!({
+        "command": ["/bin/sh", "-c", "echo retraining $GALLEY_ALERT_DEPLOYMENT on $GALLEY_ALERT_METRIC"],
+        "resources": {"cpu": "100m", "memory": "64Mi"}
+    });
+    let rule =
+        json!({ "metric": "rows", "comparison": "above", "threshold": 1, "retrain_job": retrain });
+    let (status, reply) = native(
+        &app,
+        Method::POST,
+        "deployments/iris-api/alerts/rules",
+        rule,
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    // A job that could never be submitted is refused with the rule.
+    let bad = json!({ "metric": "rows", "threshold": 1, "retrain_job": { "team": "ghosts", "command": ["true"] } });
+    let (status, reply) =
+        native(&app, Method::POST, "deployments/iris-api/alerts/rules", bad).await;
+    assert_eq!(status, 400, "{reply}");
+    assert!(
+        reply["message"].as_str().unwrap().contains("unknown team"),
+        "{reply}"
+    );
+
+    let (_, reply) = native(
+        &app,
+        Method::POST,
+        "deployments/iris-api/monitoring/evaluate",
+        around_now(),
+    )
+    .await;
+    let job_id = reply["evaluation"]["alerts"][0]["retrain_job_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no retraining job: {reply}"))
+        .to_string();
+    let (_, events) = app
+        .call("GET", "/api/v1/deployments/iris-api/alerts/events", None)
+        .await;
+    assert_eq!(events["events"][0]["retrain_job_id"], job_id.as_str());
+    let mut state = String::new();
+    for _ in 0..100 {
+        let (_, job) = app
+            .call("GET", &format!("/api/v1/jobs/{job_id}"), None)
+            .await;
+        state = job["job"]["state"].as_str().unwrap_or_default().to_string();
+        if state == "succeeded" || state == "failed" {
+            assert_eq!(job["job"]["name"], "retrain-iris-api");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, "succeeded");
+    let logs = app
+        .http
+        .get(app.url(&format!("/api/v1/jobs/{job_id}/logs")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(logs.contains("retraining iris-api on rows"), "{logs}");
+}

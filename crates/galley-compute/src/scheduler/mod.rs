@@ -375,6 +375,7 @@ impl<'a> Pass<'a> {
         let mut cursor = vec![0usize; queue_count];
         let mut first_unfit_seen = vec![false; queue_count];
         let mut preemption_tries = vec![0usize; queue_count];
+        let mut last_unfit: Vec<Option<(&Workload, WaitReason, String)>> = vec![None; queue_count];
         let mut reservations: Vec<Reservation> = Vec::new();
         let mut heads = BinaryHeap::new();
         for queue in 0..queue_count {
@@ -394,7 +395,16 @@ impl<'a> Pass<'a> {
                 queue_length,
             };
             let mut stop_queue = false;
-            match self.try_fit(workload, queue) {
+            // Nothing is released between preemptions, so a job of the same shape as one that
+            // just failed in its queue fails the same way, for the same reason; that saves most
+            // of a large backlog's fit attempts and messages.
+            let fitted = match &last_unfit[queue] {
+                Some((failed, reason, message)) if same_shape(workload, failed) => {
+                    Err(Unfitting::AsBefore(*reason, message.clone()))
+                }
+                _ => self.try_fit(workload, queue).map_err(Unfitting::Found),
+            };
+            match fitted {
                 Ok(admission) => {
                     if let Some(reservation) =
                         self.blocking_reservation(&reservations, workload, queue, &admission)
@@ -419,7 +429,7 @@ impl<'a> Pass<'a> {
                         self.commit(workload, queue, admission);
                     }
                 }
-                Err(shortfall) => {
+                Err(unfitting) => {
                     let first_unfit = !std::mem::replace(&mut first_unfit_seen[queue], true);
                     // The first job that does not fit may preempt; so may any later one that
                     // fits its queue's nominal quota, so a small job behind a big one still
@@ -431,12 +441,21 @@ impl<'a> Pass<'a> {
                         preemption_tries[queue] += 1;
                     }
                     let preempted = may_preempt && self.try_preemption(workload, queue);
-                    if !preempted {
-                        if first_unfit && self.waited_long_enough(workload) {
-                            reservations.push(self.reserve(workload, queue, &shortfall));
-                        }
-                        let queue_name = &self.config.queues[queue].name;
-                        let (reason, message) = shortfall.describe(queue_name);
+                    if preempted {
+                        last_unfit.iter_mut().for_each(|memo| *memo = None);
+                    } else {
+                        let (reason, message) = match unfitting {
+                            Unfitting::AsBefore(reason, message) => (reason, message),
+                            Unfitting::Found(unfit) => {
+                                if first_unfit && self.waited_long_enough(workload) {
+                                    reservations.push(self.reserve(workload, queue, &unfit));
+                                }
+                                let described = unfit.describe(&self.config.queues[queue].name);
+                                last_unfit[queue] =
+                                    Some((workload, described.0, described.1.clone()));
+                                described
+                            }
+                        };
                         self.decisions.waiting.push(waiting(reason, message));
                         stop_queue = policy.queueing == Queueing::StrictFifo;
                     }
@@ -661,6 +680,16 @@ fn fit_flavor(
         placements,
     };
     Ok((admission, within_nominal))
+}
+
+/// Why a job does not fit: found now, or as a job it dominates did earlier in the pass.
+enum Unfitting {
+    Found(Unfit),
+    AsBefore(WaitReason, String),
+}
+
+fn same_shape(a: &Workload, b: &Workload) -> bool {
+    a.request == b.request && a.replicas == b.replicas
 }
 
 fn describe_resources(resources: &[Resource]) -> String {

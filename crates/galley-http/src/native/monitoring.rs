@@ -327,6 +327,8 @@ pub struct RuleBody {
     window: Option<String>,
     severity: Option<Severity>,
     webhook_url: Option<String>,
+    /// A job spec (as `POST /api/v1/jobs` takes) submitted when the rule fires.
+    retrain_job: Option<Value>,
 }
 
 pub async fn create_rule(
@@ -343,6 +345,7 @@ pub async fn create_rule(
         window: body.window.unwrap_or_else(|| "1h".to_owned()),
         severity: body.severity.unwrap_or(Severity::Warning),
         webhook_url: body.webhook_url,
+        retrain_job: body.retrain_job,
     };
     let rule = s.monitoring.create_rule(&deployment, spec).await?;
     Ok(Json(json!({ "rule": rule })))

@@ -205,6 +205,8 @@ fn rule(id: &str, created_at: i64) -> AlertRule {
             window: "1h".into(),
             severity: Severity::Critical,
             webhook_url: (id == "a").then(|| "http://127.0.0.1:9/hook".to_owned()),
+            retrain_job: (id == "a")
+                .then(|| serde_json::json!({ "command": ["python", "retrain.py"] })),
         },
         created_at,
     }
@@ -227,6 +229,7 @@ fn event(id: &str, rule_id: &str, window_start: i64, fired_at: i64) -> AlertEven
         fired_at,
         delivery: Delivery::Pending,
         attempts: 0,
+        retrain_job_id: None,
     }
 }
 
@@ -262,9 +265,16 @@ pub async fn alert_rules_and_events(store: Store) {
         .await
         .is_err());
 
+    store
+        .set_retrain_job("e1", "job-0123456789ab")
+        .await
+        .unwrap();
+    assert!(store.set_retrain_job("missing", "job-x").await.is_err());
+
     let mut delivered = event("e1", "a", 0, 10);
     delivered.delivery = Delivery::Delivered;
     delivered.attempts = 2;
+    delivered.retrain_job_id = Some("job-0123456789ab".into());
     assert_eq!(
         store.events("fraud-api", 10).await.unwrap(),
         [event("e3", "a", 100, 12), delivered]
