@@ -36,7 +36,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -48,6 +47,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::executor::{AttemptStatus, Executor, LiveAttempt};
+use crate::rest::{truncate, RestClient};
 
 /// What the run loop reads of a log in one call, as the other executors.
 const MAX_LOG_READ: u64 = 4 << 20;
@@ -527,7 +527,7 @@ fn pods_by_replica(pods: Vec<Pod>, job: &Job) -> BTreeMap<u32, Pod> {
 pub struct KubernetesExecutor {
     settings: KubernetesSettings,
     api: Url,
-    client: reqwest::Client,
+    rest: RestClient,
 }
 
 impl KubernetesExecutor {
@@ -559,17 +559,15 @@ impl KubernetesExecutor {
                 "the Kubernetes executor needs a default image".into(),
             ));
         }
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| {
-                ComputeError::Unavailable(format!("Kubernetes executor: HTTP client: {e}"))
-            })?;
+        let rest = RestClient::new(
+            format!("Kubernetes at {api}"),
+            settings.token.clone(),
+            refused,
+        )?;
         Ok(KubernetesExecutor {
             settings,
             api,
-            client,
+            rest,
         })
     }
 
@@ -586,49 +584,9 @@ impl KubernetesExecutor {
         url
     }
 
-    /// Sends one request; only a failure to get any answer is an error here.
-    async fn call(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<&Value>,
-    ) -> Result<(StatusCode, Bytes)> {
-        let what = format!("{method} {}", url.path());
-        let mut request = self.client.request(method, url);
-        if let Some(token) = &self.settings.token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let unreachable = |e: reqwest::Error| {
-            ComputeError::Unavailable(format!("Kubernetes at {}: {what}: {e}", self.api))
-        };
-        let response = request.send().await.map_err(unreachable)?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(unreachable)?;
-        Ok((status, body))
-    }
-
-    /// A JSON answer read into `T`, `None` when the object does not exist.
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: Url) -> Result<Option<T>> {
-        let path = url.path().to_string();
-        let (status, body) = self.call(Method::GET, url, None).await?;
-        if status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !status.is_success() {
-            return Err(refused(status, &body));
-        }
-        serde_json::from_slice(&body).map(Some).map_err(|e| {
-            ComputeError::Unavailable(format!(
-                "Kubernetes answered GET {path} with unexpected JSON: {e}"
-            ))
-        })
-    }
-
     async fn kube_job(&self, name: &str) -> Result<Option<KubeJob>> {
-        self.get_json(self.url("apis/batch/v1", &["jobs", name]))
+        self.rest
+            .get_json(self.url("apis/batch/v1", &["jobs", name]))
             .await
     }
 
@@ -639,7 +597,7 @@ impl KubernetesExecutor {
             "labelSelector",
             &format!("{JOB_NAME_LABEL}={}", job_name(job)),
         );
-        let pods: Option<List<Pod>> = self.get_json(url).await?;
+        let pods: Option<List<Pod>> = self.rest.get_json(url).await?;
         Ok(pods_by_replica(
             pods.map(|l| l.items).unwrap_or_default(),
             job,
@@ -655,7 +613,7 @@ impl KubernetesExecutor {
             url.query_pairs_mut()
                 .append_pair("limitBytes", &limit.to_string());
         }
-        let (status, body) = self.call(Method::GET, url, None).await?;
+        let (status, body) = self.rest.call(Method::GET, url, None).await?;
         match status {
             StatusCode::NOT_FOUND => Ok(None),
             StatusCode::BAD_REQUEST => Ok(Some(Bytes::new())),
@@ -711,18 +669,12 @@ fn refused(status: StatusCode, body: &[u8]) -> ComputeError {
     }
 }
 
-fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
-    }
-}
-
 #[async_trait]
 impl Executor for KubernetesExecutor {
     async fn start(&self, job: &Job, env: &[(String, String)]) -> Result<String> {
         let manifest = render_job(job, env, &self.settings);
         let (status, body) = self
+            .rest
             .call(
                 Method::POST,
                 self.url("apis/batch/v1", &["jobs"]),
@@ -763,7 +715,7 @@ impl Executor for KubernetesExecutor {
             "propagationPolicy": "Foreground",
         });
         let url = self.url("apis/batch/v1", &["jobs", &job_name(job)]);
-        let (status, body) = self.call(Method::DELETE, url, Some(&options)).await?;
+        let (status, body) = self.rest.call(Method::DELETE, url, Some(&options)).await?;
         if status.is_success() || status == StatusCode::NOT_FOUND {
             return Ok(());
         }
@@ -774,7 +726,7 @@ impl Executor for KubernetesExecutor {
         let mut url = self.url("apis/batch/v1", &["jobs"]);
         url.query_pairs_mut()
             .append_pair("labelSelector", JOB_ID_LABEL);
-        let jobs: Option<List<KubeJob>> = self.get_json(url).await?;
+        let jobs: Option<List<KubeJob>> = self.rest.get_json(url).await?;
         let mut live: Vec<LiveAttempt> = Vec::new();
         for attempt in jobs
             .map(|l| l.items)

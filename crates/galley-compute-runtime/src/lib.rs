@@ -8,6 +8,7 @@ pub mod kubernetes;
 pub mod local;
 pub mod machine;
 pub mod ray;
+mod rest;
 mod runner;
 pub mod service;
 

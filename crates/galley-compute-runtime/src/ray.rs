@@ -28,6 +28,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::executor::{AttemptStatus, Executor, LiveAttempt};
+use crate::rest::{truncate, RestClient};
 
 /// What the run loop reads of a log in one call, as the local executor.
 const MAX_LOG_READ: usize = 4 << 20;
@@ -38,7 +39,7 @@ const STOP_WAIT: Duration = Duration::from_secs(30);
 
 pub struct RayExecutor {
     dashboard: Url,
-    client: reqwest::Client,
+    rest: RestClient,
 }
 
 /// A job as the job server describes it; fields this executor does not read are ignored.
@@ -108,12 +109,8 @@ impl RayExecutor {
                     "the Ray dashboard address '{dashboard_url}' is not an http(s) URL"
                 ))
             })?;
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| ComputeError::Unavailable(format!("Ray executor: HTTP client: {e}")))?;
-        Ok(RayExecutor { dashboard, client })
+        let rest = RestClient::new(format!("Ray at {dashboard}"), None, refused)?;
+        Ok(RayExecutor { dashboard, rest })
     }
 
     /// The job server URL for `segments` under `/api/jobs`, each segment percent-encoded.
@@ -125,44 +122,8 @@ impl RayExecutor {
         url
     }
 
-    /// Sends one request; only a failure to get any answer is an error here.
-    async fn call(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<&serde_json::Value>,
-    ) -> Result<(StatusCode, String)> {
-        let what = format!("{method} {}", url.path());
-        let mut request = self.client.request(method, url);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let unreachable = |e: reqwest::Error| {
-            ComputeError::Unavailable(format!("Ray at {}: {what}: {e}", self.dashboard))
-        };
-        let response = request.send().await.map_err(unreachable)?;
-        let status = response.status();
-        let text = response.text().await.map_err(unreachable)?;
-        Ok((status, text))
-    }
-
-    /// A JSON answer read into `T`, `None` when Ray does not know the job.
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: Url) -> Result<Option<T>> {
-        let path = url.path().to_string();
-        let (status, body) = self.call(Method::GET, url, None).await?;
-        if status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !status.is_success() {
-            return Err(refused(status, &body));
-        }
-        serde_json::from_str(&body).map(Some).map_err(|e| {
-            ComputeError::Unavailable(format!("Ray answered GET {path} with unexpected JSON: {e}"))
-        })
-    }
-
     async fn ray_job(&self, submission_id: &str) -> Result<Option<RayJob>> {
-        self.get_json(self.url(&[submission_id])).await
+        self.rest.get_json(self.url(&[submission_id])).await
     }
 
     async fn log(&self, submission_id: &str) -> Result<Option<Bytes>> {
@@ -170,7 +131,10 @@ impl RayExecutor {
         struct Logs {
             logs: String,
         }
-        let logs: Option<Logs> = self.get_json(self.url(&[submission_id, "logs"])).await?;
+        let logs: Option<Logs> = self
+            .rest
+            .get_json(self.url(&[submission_id, "logs"]))
+            .await?;
         Ok(logs.map(|l| Bytes::from(l.logs)))
     }
 
@@ -199,13 +163,14 @@ impl RayExecutor {
             "entrypoint_memory": job.request.memory_bytes,
         });
         let (status, answer) = self
+            .rest
             .call(Method::POST, self.url(&[""]), Some(&body))
             .await?;
         // Ray refuses a taken submission id (with a 500 carrying the job agent's error); ours are
         // deterministic, so it is this very replica, submitted by a start that crashed or timed
         // out before recording it.
         let taken = format!("submission_id {submission_id} already exists");
-        if status.is_success() || answer.contains(&taken) {
+        if status.is_success() || String::from_utf8_lossy(&answer).contains(&taken) {
             return Ok(());
         }
         Err(refused(status, &answer))
@@ -214,6 +179,7 @@ impl RayExecutor {
     /// Asks Ray to stop a job; one that is unknown or already ended needs nothing.
     async fn request_stop(&self, submission_id: &str) -> Result<()> {
         let (status, body) = self
+            .rest
             .call(Method::POST, self.url(&[submission_id, "stop"]), None)
             .await?;
         if status.is_success() || status == StatusCode::NOT_FOUND {
@@ -260,8 +226,8 @@ fn shell_quote(arg: &str) -> String {
 
 /// What an unsuccessful answer means: a 4xx is Ray refusing the request as made, anything else
 /// may pass.
-fn refused(status: StatusCode, body: &str) -> ComputeError {
-    let message = ray_message(body);
+fn refused(status: StatusCode, body: &[u8]) -> ComputeError {
+    let message = ray_message(&String::from_utf8_lossy(body));
     if status.is_client_error() {
         ComputeError::InvalidInput(format!("Ray refused the request: {message}"))
     } else {
@@ -288,13 +254,6 @@ fn ray_message(body: &str) -> String {
         .or(lines.last())
         .map_or("(empty answer)", |l| l.trim());
     truncate(line, MAX_MESSAGE)
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
-    }
 }
 
 /// The part of a whole log from byte `offset`, at most [`MAX_LOG_READ`] bytes.
@@ -383,7 +342,11 @@ impl Executor for RayExecutor {
     }
 
     async fn live_attempts(&self) -> Result<Vec<LiveAttempt>> {
-        let jobs: Vec<RayJob> = self.get_json(self.url(&[""])).await?.unwrap_or_default();
+        let jobs: Vec<RayJob> = self
+            .rest
+            .get_json(self.url(&[""]))
+            .await?
+            .unwrap_or_default();
         let mut live: Vec<LiveAttempt> = Vec::new();
         for attempt in jobs.iter().filter_map(RayJob::live_attempt) {
             if !live.contains(&attempt) {
@@ -591,15 +554,13 @@ mod tests {
         assert_eq!(ray_message("Job x does not exist"), "Job x does not exist");
         assert_eq!(ray_message(""), "(empty answer)");
         assert!(matches!(
-            refused(StatusCode::BAD_REQUEST, body),
+            refused(StatusCode::BAD_REQUEST, body.as_bytes()),
             ComputeError::InvalidInput(_)
         ));
         assert!(matches!(
-            refused(StatusCode::INTERNAL_SERVER_ERROR, body),
+            refused(StatusCode::INTERNAL_SERVER_ERROR, body.as_bytes()),
             ComputeError::Unavailable(_)
         ));
-        assert_eq!(truncate("abcdef", 3), "abc…");
-        assert_eq!(truncate("abc", 3), "abc");
     }
 
     #[test]
