@@ -30,6 +30,15 @@ pub(crate) fn log_path(job: &Job, replica: u32) -> ArtifactPath {
     .expect("job ids and numbers make valid artifact paths")
 }
 
+/// Sends the job back to pending as its next attempt (a retry or a preemption).
+fn requeue(job: &mut Job, message: String) {
+    job.state = JobState::Pending;
+    job.attempt += 1;
+    job.admission = None;
+    job.started_at = None;
+    job.message = Some(message);
+}
+
 fn event(job: &Job, at: i64, kind: &str, message: impl Into<String>) -> JobEvent {
     JobEvent {
         job_id: job.id.clone(),
@@ -78,13 +87,17 @@ impl ComputeService {
 
     /// One round; public so tests can drive the loop step by step.
     pub async fn round(&self) -> Result<()> {
-        self.reap().await?;
-        self.supervise().await?;
         let started = std::time::Instant::now();
+        // Reaping changes no job, so it and supervision work from one read; the pass and the
+        // starts each read again what the step before them changed.
+        let active = self.inner.store.active_jobs().await?;
+        self.reap(&active).await?;
+        self.supervise(active).await?;
         self.schedule_pass().await?;
+        self.start_admitted().await?;
         metrics::histogram!("galley_scheduling_round_seconds")
             .record(started.elapsed().as_secs_f64());
-        self.start_admitted().await
+        Ok(())
     }
 
     fn executor(&self, job: &Job) -> Result<&dyn Executor> {
@@ -101,8 +114,7 @@ impl ComputeService {
     }
 
     /// Stops attempts executors still run that no active job claims.
-    async fn reap(&self) -> Result<()> {
-        let active = self.inner.store.active_jobs().await?;
+    async fn reap(&self, active: &[Job]) -> Result<()> {
         for executor in self.inner.executors.values() {
             for live in executor.live_attempts().await? {
                 let wanted = active.iter().any(|j| {
@@ -124,9 +136,9 @@ impl ComputeService {
     }
 
     /// Follows running jobs: finished, failed (retried while retries remain), timed out.
-    async fn supervise(&self) -> Result<()> {
+    async fn supervise(&self, active: Vec<Job>) -> Result<()> {
         let now = now_millis();
-        for job in self.inner.store.active_jobs().await? {
+        for job in active {
             if job.state != JobState::Running {
                 continue;
             }
@@ -151,7 +163,8 @@ impl ComputeService {
                 AttemptStatus::Running => {}
                 AttemptStatus::Succeeded => {
                     self.archive_logs(executor, &job).await;
-                    self.finish(job, JobState::Succeeded, Some(0), "succeeded".into(), now)
+                    let ended = (JobState::Succeeded, "succeeded");
+                    self.finish(job, ended, Some(0), "succeeded".into(), now)
                         .await?;
                 }
                 AttemptStatus::Failed { exit_code, message } => {
@@ -167,10 +180,11 @@ impl ComputeService {
         Ok(())
     }
 
+    /// Ends the job in `state`, recording an event of `kind`.
     async fn finish(
         &self,
         mut job: Job,
-        state: JobState,
+        (state, kind): (JobState, &str),
         exit_code: Option<i32>,
         message: String,
         now: i64,
@@ -180,11 +194,6 @@ impl ComputeService {
         job.exit_code = exit_code;
         job.finished_at = Some(now);
         job.message = Some(message.clone());
-        let kind = if state == JobState::Succeeded {
-            "succeeded"
-        } else {
-            "failed"
-        };
         let recorded = event(&job, now, kind, message);
         if self
             .inner
@@ -208,18 +217,9 @@ impl ComputeService {
     ) -> Result<()> {
         if timed_out || job.attempt > job.retries {
             let kind = if timed_out { "timed_out" } else { "failed" };
-            let expected = (job.state, job.attempt);
-            job.state = JobState::Failed;
-            job.exit_code = exit_code;
-            job.finished_at = Some(now);
-            job.message = Some(message.clone());
-            let recorded = event(&job, now, kind, message);
-            self.inner
-                .store
-                .update_job(&job, expected, &[recorded])
-                .await?;
-            metrics::counter!("galley_jobs_finished_total", "state" => "failed").increment(1);
-            return Ok(());
+            return self
+                .finish(job, (JobState::Failed, kind), exit_code, message, now)
+                .await;
         }
         let expected = (job.state, job.attempt);
         let backoff = job
@@ -231,13 +231,9 @@ impl ComputeService {
             "failed",
             format!("attempt {}: {message}", job.attempt),
         );
-        job.state = JobState::Pending;
-        job.attempt += 1;
-        job.admission = None;
-        job.started_at = None;
+        requeue(&mut job, format!("retrying after: {message}"));
         job.exit_code = exit_code;
         job.not_before = Some(now + backoff);
-        job.message = Some(format!("retrying after: {message}"));
         let retrying = event(
             &job,
             now,
@@ -298,11 +294,7 @@ impl ComputeService {
             executor.stop(&job).await?;
             self.archive_logs(executor, &job).await;
             let recorded = event(&job, now, "preempted", preempted.reason.clone());
-            job.state = JobState::Pending;
-            job.attempt += 1;
-            job.admission = None;
-            job.started_at = None;
-            job.message = Some(format!("preempted: {}", preempted.reason));
+            requeue(&mut job, format!("preempted: {}", preempted.reason));
             self.inner
                 .store
                 .update_job(&job, expected, &[recorded])

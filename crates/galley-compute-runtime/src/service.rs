@@ -229,12 +229,11 @@ impl ComputeService {
         let next = ComputeConfig::parse(text)?;
         let (current, version) = self.config().await?;
         let active = self.inner.store.active_jobs().await?;
-        let mut orphaned: Vec<String> = active
+        let orphaned: Vec<String> = active
             .iter()
             .filter(|job| next.queue(&job.queue).is_none())
             .map(|job| format!("{} ({})", job.queue, job.id))
             .collect();
-        orphaned.dedup();
         if !orphaned.is_empty() {
             return Err(ComputeError::Conflict(format!(
                 "the file drops queues that still have pending or running jobs: {}; cancel or \

@@ -220,15 +220,6 @@ pub struct Job {
     pub run_id: Option<String>,
 }
 
-impl Job {
-    /// The total a job holds once admitted with `flavor`.
-    pub fn total(&self, flavor: Option<&str>) -> Resources {
-        self.request
-            .resources(flavor)
-            .scaled(u64::from(self.replicas))
-    }
-}
-
 /// One recorded move or happening of a job.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobEvent {

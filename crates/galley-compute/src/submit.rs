@@ -9,7 +9,7 @@ use crate::error::{ComputeError, Result};
 use crate::inventory::Node;
 use crate::job::{Job, JobSpec, JobState, ReplicaRequest};
 use crate::resources::{parse_cpu, parse_memory, valid_flavor};
-use crate::scheduler::{NodeBook, QuotaBook};
+use crate::scheduler::{NodeBook, QuotaBook, Workload};
 
 pub const MAX_REPLICAS: u32 = 1_000;
 pub const MAX_RETRIES: u32 = 100;
@@ -155,11 +155,8 @@ fn check_feasible(job: &Job, config: &ComputeConfig, nodes: Option<&[Node]>) -> 
     let queue = book
         .queue_index(&job.queue)
         .expect("the queue was resolved from this configuration");
-    let flavors: Vec<Option<&str>> = match (job.request.gpus, &job.request.gpu_flavor) {
-        (0, _) => vec![None],
-        (_, Some(flavor)) => vec![Some(flavor.as_str())],
-        (_, None) => book.gpu_flavors(queue).map(Some).collect(),
-    };
+    let workload = Workload::of(job).expect("a new job is pending");
+    let flavors = workload.flavor_choices(&book, queue);
     if flavors.is_empty() {
         return Err(ComputeError::Infeasible(format!(
             "queue {} has no GPU quota",
@@ -168,7 +165,7 @@ fn check_feasible(job: &Job, config: &ComputeConfig, nodes: Option<&[Node]>) -> 
     }
     let mut reasons = Vec::new();
     for flavor in flavors {
-        let total = job.total(flavor);
+        let total = workload.total(flavor);
         let over: Vec<String> = total
             .iter()
             .filter_map(|(resource, amount)| {

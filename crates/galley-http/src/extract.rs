@@ -83,19 +83,3 @@ pub fn required<T>(value: Option<T>, name: &str) -> Result<T, ApiError> {
     value
         .ok_or_else(|| ApiError::invalid(format!("Missing value for required parameter '{name}'.")))
 }
-
-/// A query parameter that must be a number: query strings carry text, so numeric fields of
-/// [`QueryParams`] structs are read as text and parsed here.
-pub fn query_number<T: std::str::FromStr>(
-    raw: Option<&str>,
-    name: &str,
-) -> Result<Option<T>, ApiError> {
-    raw.map(|text| {
-        text.parse().map_err(|_| {
-            ApiError::invalid(format!(
-                "{name} must be a non-negative whole number, got '{text}'"
-            ))
-        })
-    })
-    .transpose()
-}

@@ -68,7 +68,13 @@ impl Workload {
         })
     }
 
-    fn flavor_choices<'a>(&'a self, book: &'a QuotaBook, queue: usize) -> Vec<Option<&'a str>> {
+    /// The GPU flavors admission may try, in order: none for a CPU job, the one asked for, or
+    /// every flavor the queue has quota for.
+    pub(crate) fn flavor_choices<'a>(
+        &'a self,
+        book: &'a QuotaBook,
+        queue: usize,
+    ) -> Vec<Option<&'a str>> {
         match (self.request.gpus, &self.request.gpu_flavor) {
             (0, _) => vec![None],
             (_, Some(flavor)) => vec![Some(flavor.as_str())],
@@ -76,7 +82,8 @@ impl Workload {
         }
     }
 
-    fn total(&self, flavor: Option<&str>) -> Resources {
+    /// What the job holds in all once admitted with `flavor`.
+    pub(crate) fn total(&self, flavor: Option<&str>) -> Resources {
         self.request
             .resources(flavor)
             .scaled(u64::from(self.replicas))

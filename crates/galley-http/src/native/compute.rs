@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{query_number, JsonBody, QueryParams};
+use crate::extract::{JsonBody, QueryParams};
 use crate::AppState;
 
 type Reply = ApiResult<Json<Value>>;
@@ -30,7 +30,8 @@ pub struct ListQuery {
     queue: Option<String>,
     /// Comma-separated states.
     state: Option<String>,
-    max_results: Option<String>,
+    #[serde(default, deserialize_with = "crate::mlflow::wire::lenient_i64")]
+    max_results: Option<i64>,
     page_token: Option<String>,
 }
 
@@ -50,12 +51,12 @@ pub async fn list(State(s): State<AppState>, QueryParams(q): QueryParams<ListQue
             })
         })
         .collect::<ApiResult<Vec<_>>>()?;
-    let max_results = query_number(q.max_results.as_deref(), "max_results")?.unwrap_or(100);
-    if !(1..=MAX_RESULTS).contains(&max_results) {
-        return Err(ApiError::invalid(format!(
-            "max_results must be between 1 and {MAX_RESULTS}"
-        )));
-    }
+    let max_results = u32::try_from(q.max_results.unwrap_or(100))
+        .ok()
+        .filter(|n| (1..=MAX_RESULTS).contains(n))
+        .ok_or_else(|| {
+            ApiError::invalid(format!("max_results must be between 1 and {MAX_RESULTS}"))
+        })?;
     let filter = JobFilter {
         team: q.team,
         queue: q.queue,
@@ -80,8 +81,10 @@ pub async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> Reply 
 
 #[derive(Deserialize)]
 pub struct LogQuery {
-    replica: Option<String>,
-    offset: Option<String>,
+    #[serde(default, deserialize_with = "crate::mlflow::wire::lenient_i64")]
+    replica: Option<i64>,
+    #[serde(default, deserialize_with = "crate::mlflow::wire::lenient_i64")]
+    offset: Option<i64>,
 }
 
 /// The log bytes as text; `x-galley-log-next-offset` says where to read on from and
@@ -91,8 +94,13 @@ pub async fn logs(
     Path(id): Path<String>,
     QueryParams(q): QueryParams<LogQuery>,
 ) -> ApiResult<Response> {
-    let offset = query_number(q.offset.as_deref(), "offset")?.unwrap_or(0);
-    let replica = query_number(q.replica.as_deref(), "replica")?.unwrap_or(0);
+    let whole = |value: Option<i64>, name: &str| {
+        u64::try_from(value.unwrap_or(0))
+            .map_err(|_| ApiError::invalid(format!("{name} must not be negative")))
+    };
+    let offset = whole(q.offset, "offset")?;
+    let replica = u32::try_from(whole(q.replica, "replica")?)
+        .map_err(|_| ApiError::invalid("replica is out of range"))?;
     let slice = s.compute.log(&id, replica, offset).await?;
     let next = offset + slice.bytes.len() as u64;
     let headers = [
