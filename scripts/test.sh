@@ -3,7 +3,8 @@
 # Python scenarios with the real clients against a real Galley server, and galley-onnx's optional
 # ONNX Runtime engine with the library from the onnxruntime wheel in the same venv.
 #
-# PostgreSQL cases run when GALLEY_TEST_POSTGRES_URL is set (e.g. postgres://postgres@127.0.0.1:5432/test).
+# PostgreSQL cases run when GALLEY_TEST_POSTGRES_URL is set (e.g. postgres://postgres@127.0.0.1:5432/test),
+# Redis online-store cases when GALLEY_TEST_REDIS_URL is set (e.g. redis://127.0.0.1:6379).
 # S3 artifact-store cases run against GALLEY_TEST_S3_ENDPOINT (with the AWS_* variables pointing at
 # it); when it is not set, a throwaway moto server is started for this run and stopped at exit.
 # Ray executor cases run against GALLEY_TEST_RAY_ADDRESS; when it is not set, a local Ray head
@@ -17,6 +18,12 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 if [[ -z "${GALLEY_TEST_POSTGRES_URL:-}" ]]; then
     echo "================================================================================" >&2
     echo "SKIPPING PostgreSQL conformance cases: GALLEY_TEST_POSTGRES_URL is not set." >&2
+    echo "================================================================================" >&2
+fi
+
+if [[ -z "${GALLEY_TEST_REDIS_URL:-}" ]]; then
+    echo "================================================================================" >&2
+    echo "SKIPPING Redis online-store cases: GALLEY_TEST_REDIS_URL is not set." >&2
     echo "================================================================================" >&2
 fi
 
@@ -59,6 +66,9 @@ cargo test --workspace --locked
 echo "--- Python scenarios with the real mlflow client"
 cargo build --locked -p galley-cli --bin galley
 GALLEY_BIN="$TARGET_DIR/debug/galley" tests/python/run.sh
+
+echo "--- Feature store: Galley against Feast (in its own venv), and the Python client"
+GALLEY_BIN="$TARGET_DIR/debug/galley" tests/features/run.sh
 
 echo "--- The optional ONNX Runtime engine, with the onnxruntime wheel's library"
 # --workspace keeps the dependency features of the run above, so nothing but galley-onnx rebuilds.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use galley_cli::client::deployments::{self, DeploymentArgs};
+use galley_cli::client::features;
 use galley_cli::client::jobs;
 use galley_cli::client::models::{self, AliasAction};
 use galley_cli::client::monitoring::{
@@ -94,6 +95,12 @@ enum Command {
         /// The container image jobs run in (a job's GALLEY_IMAGE env var overrides it).
         #[arg(long, env = "GALLEY_KUBERNETES_IMAGE")]
         kubernetes_image: Option<String>,
+        /// Online features in Redis (redis://HOST:PORT[/DB]) instead of the embedded store in the data dir.
+        #[arg(long, env = "GALLEY_ONLINE_STORE")]
+        online_store: Option<String>,
+        /// Materialize every online feature view incrementally this often (e.g. 1h, 15m), or `off`.
+        #[arg(long, default_value = "off")]
+        materialize_interval: String,
     },
     /// Experiments.
     #[command(subcommand)]
@@ -116,6 +123,9 @@ enum Command {
     /// Team queues: quotas, usage, and applying a queues file.
     #[command(subcommand)]
     Queues(QueuesCommand),
+    /// The feature store: definitions, training sets, materialization.
+    #[command(subcommand)]
+    Features(FeaturesCommand),
     /// Replay a job trace through the scheduling core on a virtual clock (no server needed).
     Sim(SimArgs),
 }
@@ -220,6 +230,74 @@ enum QueuesCommand {
         /// Show the changes without applying them.
         #[arg(long)]
         dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum FeaturesCommand {
+    /// Apply a definitions file (YAML): shows the plan, then applies it (all or nothing).
+    Apply {
+        file: PathBuf,
+        /// Show the plan without applying it.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply changes that break readers (features removed or retyped, views deleted).
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Feature views and services.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A feature view (schema, materializations, statistics, freshness), service, entity or source.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A point-in-time-correct training set for an entity dataframe (CSV or Parquet).
+    GetHistorical {
+        #[arg(long)]
+        entity_df: PathBuf,
+        /// Comma-separated VIEW:FEATURE references (VIEW alone for all its features).
+        #[arg(
+            long,
+            conflicts_with = "feature_service",
+            required_unless_present = "feature_service"
+        )]
+        features: Option<String>,
+        #[arg(long)]
+        feature_service: Option<String>,
+        /// Name columns VIEW__FEATURE.
+        #[arg(long)]
+        full_feature_names: bool,
+        /// The entity dataframe's event time column.
+        #[arg(long, default_value = "event_timestamp")]
+        timestamp_column: String,
+        /// Ignore feature rows created after each entity row's time (no backfill leakage).
+        #[arg(long)]
+        created_cutoff: bool,
+        /// Where to write the training set: .csv or .parquet.
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Write the latest row per entity to the online store: in [--start, --end), or since each
+    /// view's last materialization when --start is not given.
+    Materialize {
+        /// RFC 3339 (2024-05-01T00:00:00Z).
+        #[arg(long)]
+        start: Option<String>,
+        /// RFC 3339; default now.
+        #[arg(long)]
+        end: Option<String>,
+        /// Comma-separated feature views; default every online view.
+        #[arg(long, value_delimiter = ',')]
+        views: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -616,6 +694,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             kubernetes_api,
             kubernetes_namespace,
             kubernetes_image,
+            online_store,
+            materialize_interval,
         } => {
             let config = ServerConfig {
                 host,
@@ -661,6 +741,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         kubernetes_image.as_deref().unwrap_or_default(),
                     )
                 }),
+                online_store,
+                materialize_interval: match materialize_interval.as_str() {
+                    "off" => None,
+                    length => Some(std::time::Duration::from_millis(
+                        parse_window(length)? as u64
+                    )),
+                },
             };
             Server::build(&config).await?.run(shutdown_signal()).await
         }
@@ -752,6 +839,42 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 dry_run,
                 json,
             } => jobs::queues_apply(&client, &file, dry_run, json).await,
+        },
+        Command::Features(command) => match command {
+            FeaturesCommand::Apply {
+                file,
+                dry_run,
+                force,
+                json,
+            } => features::apply(&client, &file, dry_run, force, json).await,
+            FeaturesCommand::List { json } => features::list(&client, json).await,
+            FeaturesCommand::Show { name, json } => features::show(&client, &name, json).await,
+            FeaturesCommand::GetHistorical {
+                entity_df,
+                features: references,
+                feature_service,
+                full_feature_names,
+                timestamp_column,
+                created_cutoff,
+                output,
+            } => {
+                let args = features::HistoricalArgs {
+                    entity_df,
+                    features: references,
+                    feature_service,
+                    full_feature_names,
+                    timestamp_column,
+                    created_cutoff,
+                    output,
+                };
+                features::get_historical(&client, args).await
+            }
+            FeaturesCommand::Materialize {
+                start,
+                end,
+                views,
+                json,
+            } => features::materialize(&client, views, start, end, json).await,
         },
     }
 }

@@ -13,12 +13,15 @@ use galley_compute_runtime::{
     ComputeService, ComputeSettings, Executor, KubernetesExecutor, KubernetesSettings,
     LocalExecutor, RayExecutor,
 };
+use galley_features::OnlineStore;
+use galley_features_runtime::FeatureService;
 use galley_http::AppState;
 use galley_inference::{ArtifactInspector, ServingService};
 use galley_monitoring::alerts::{AlertEvent, RetrainLauncher};
 use galley_monitoring_runtime::{
     DeliverySettings, MonitoringService, PredictionWriter, WriterSettings,
 };
+use galley_online::{EmbeddedOnlineStore, RedisOnlineStore};
 use galley_registry::RegistryService;
 use galley_store::{SqlStore, SqliteSync};
 use galley_tracking::TrackingService;
@@ -49,6 +52,10 @@ pub struct ServerConfig {
     pub ray_address: Option<String>,
     /// A Kubernetes API (through `kubectl proxy`): jobs may then ask for `executor: kubernetes`.
     pub kubernetes: Option<KubernetesSettings>,
+    /// `redis://...` for online features in Redis; default: a file in the data dir.
+    pub online_store: Option<String>,
+    /// How often every online feature view is materialized incrementally; `None`: on demand.
+    pub materialize_interval: Option<Duration>,
 }
 
 /// A server bound to its port, not yet serving.
@@ -109,6 +116,7 @@ impl Server {
         if let Some(interval) = config.evaluation_interval {
             monitoring.start_schedule(interval, Arc::new(store.clone()));
         }
+        let features = feature_service(config, &store, &artifacts).await?;
         let (stop_scheduler, stopped) = tokio::sync::watch::channel(false);
         let scheduler = compute.spawn_scheduler(config.scheduler_interval, stopped);
         let state = AppState {
@@ -116,6 +124,7 @@ impl Server {
             serving,
             monitoring,
             compute,
+            features,
             tracking,
             artifacts,
             prometheus: galley_http::observability::prometheus(),
@@ -159,6 +168,47 @@ impl Server {
         tracing::info!("galley server stopped");
         Ok(())
     }
+}
+
+/// How often a replica looks for definitions another replica applied.
+const DEFINITIONS_REFRESH: Duration = Duration::from_secs(5);
+/// How often feature freshness gauges are recomputed.
+const FRESHNESS_INTERVAL: Duration = Duration::from_secs(15);
+
+/// The feature store on the embedded online store (`<data dir>/online-features.redb`) or Redis,
+/// with its spill and download space under `<data dir>/features`.
+async fn feature_service(
+    config: &ServerConfig,
+    store: &SqlStore,
+    artifacts: &ArtifactStore,
+) -> anyhow::Result<FeatureService> {
+    let online: Arc<dyn OnlineStore> = match config.online_store.as_deref() {
+        Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => Arc::new(
+            RedisOnlineStore::connect(url, "galley")
+                .await
+                .context("connecting to the Redis online store")?,
+        ),
+        Some(other) => anyhow::bail!("--online-store must be a redis:// URL, got {other}"),
+        None => Arc::new(
+            EmbeddedOnlineStore::open(config.data_dir.join("online-features.redb"))
+                .await
+                .context("opening the embedded online store")?,
+        ),
+    };
+    let features = FeatureService::new(
+        Arc::new(store.clone()),
+        online,
+        artifacts.clone(),
+        config.data_dir.join("features"),
+    )
+    .await
+    .context("loading the feature definitions")?;
+    features.start_refresh(DEFINITIONS_REFRESH);
+    features.start_freshness_gauges(FRESHNESS_INTERVAL);
+    if let Some(interval) = config.materialize_interval {
+        features.start_schedule(interval, Arc::new(store.clone()));
+    }
+    Ok(features)
 }
 
 /// The compute layer with the local executor, running jobs under `<data dir>/jobs`, and Ray when

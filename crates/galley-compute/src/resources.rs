@@ -133,21 +133,6 @@ impl Resources {
         }
     }
 
-    pub fn scaled(&self, factor: u64) -> Resources {
-        Resources(
-            self.0
-                .iter()
-                .map(|(r, a)| (r.clone(), a.saturating_mul(factor)))
-                .filter(|(_, a)| *a > 0)
-                .collect(),
-        )
-    }
-
-    /// True when every amount here is at most the same resource's amount in `limit`.
-    pub fn fits_in(&self, limit: &Resources) -> bool {
-        self.0.iter().all(|(r, a)| *a <= limit.get(r))
-    }
-
     pub fn is_zero(&self) -> bool {
         self.0.is_empty()
     }

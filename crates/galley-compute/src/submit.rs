@@ -2,6 +2,8 @@
 //! run: a job that no queue quota or node could hold is refused at once, with the reason, rather
 //! than left pending forever.
 
+use std::rc::Rc;
+
 use galley_core::duration::parse_duration_ms;
 
 use crate::config::{ComputeConfig, DEFAULT_TEAM};
@@ -9,7 +11,7 @@ use crate::error::{ComputeError, Result};
 use crate::inventory::Node;
 use crate::job::{Job, JobSpec, JobState, ReplicaRequest};
 use crate::resources::{parse_cpu, parse_memory, valid_flavor};
-use crate::scheduler::{NodeBook, QuotaBook, Workload};
+use crate::scheduler::{Ask, Dims, NodeBook, QuotaBook, Workload};
 
 pub const MAX_REPLICAS: u32 = 1_000;
 pub const MAX_RETRIES: u32 = 100;
@@ -151,13 +153,16 @@ pub fn prepare(
 
 /// Refuses a job no GPU flavor of its queue could ever hold, by quota or by nodes.
 fn check_feasible(job: &Job, config: &ComputeConfig, nodes: Option<&[Node]>) -> Result<()> {
-    let book = QuotaBook::new(config);
+    let workload = Workload::of(job).expect("a new job is pending");
+    let dims = Rc::new(Dims::new(config, nodes, std::slice::from_ref(&workload)));
+    let book = QuotaBook::new(config, Rc::clone(&dims));
     let queue = book
         .queue_index(&job.queue)
         .expect("the queue was resolved from this configuration");
-    let workload = Workload::of(job).expect("a new job is pending");
-    let flavors = workload.flavor_choices(&book, queue);
-    if flavors.is_empty() {
+    let node_book = nodes.map(|nodes| NodeBook::new(nodes, Rc::clone(&dims)));
+    let ask = Ask::of(&workload, &dims);
+    let mut flavors = book.choices(&ask, queue).peekable();
+    if flavors.peek().is_none() {
         return Err(ComputeError::Infeasible(format!(
             "queue {} has no GPU quota",
             job.queue
@@ -165,20 +170,21 @@ fn check_feasible(job: &Job, config: &ComputeConfig, nodes: Option<&[Node]>) -> 
     }
     let mut reasons = Vec::new();
     for flavor in flavors {
-        let total = workload.total(flavor);
+        let total = ask.demand(flavor);
         let over: Vec<String> = total
             .iter()
-            .filter_map(|(resource, amount)| {
+            .filter_map(|&(resource, amount)| {
+                let name = dims.name(resource);
                 if !book.has_quota_for(queue, resource) {
-                    return Some(format!("queue {} has no quota for {resource}", job.queue));
+                    return Some(format!("queue {} has no quota for {name}", job.queue));
                 }
                 let ceiling = book.ceiling(queue, resource);
                 (amount > ceiling).then(|| {
                     format!(
-                        "{} {resource} in all is more than queue {} can ever hold ({})",
-                        resource.format_amount(amount),
+                        "{} {name} in all is more than queue {} can ever hold ({})",
+                        dims.format_amount(resource, amount),
                         job.queue,
-                        resource.format_amount(ceiling)
+                        dims.format_amount(resource, ceiling)
                     )
                 })
             })
@@ -187,11 +193,15 @@ fn check_feasible(job: &Job, config: &ComputeConfig, nodes: Option<&[Node]>) -> 
             reasons.push(over.join("; "));
             continue;
         }
-        if let Some(nodes) = nodes {
-            if let Err(short) = NodeBook::new(nodes).place(&job.request, flavor, job.replicas) {
+        if let Some(node_book) = &node_book {
+            if !node_book.fits(&ask, flavor) {
+                let short = node_book.shortfall(&ask, flavor);
+                let listing = node_book.free_listing(short.resource);
                 reasons.push(format!(
                     "no set of nodes can ever hold it ({})",
-                    short.message.replace("; free:", "; capacity:")
+                    short
+                        .message(&dims, &listing)
+                        .replace("; free:", "; capacity:")
                 ));
                 continue;
             }

@@ -18,6 +18,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use galley_artifacts::ArtifactStore;
 use galley_compute_runtime::ComputeService;
+use galley_features_runtime::FeatureService;
 use galley_inference::ServingService;
 use galley_monitoring_runtime::MonitoringService;
 use galley_registry::RegistryService;
@@ -37,6 +38,7 @@ pub struct AppState {
     pub serving: ServingService,
     pub monitoring: MonitoringService,
     pub compute: ComputeService,
+    pub features: FeatureService,
     pub artifacts: ArtifactStore,
     pub prometheus: PrometheusHandle,
     pub health_check: HealthCheck,
@@ -53,6 +55,8 @@ pub fn router(state: AppState) -> Router {
     let deployments = native::deployment_routes();
     let monitoring = native::monitoring_routes();
     let compute = native::compute_routes();
+    let features = native::feature_routes();
+    let feast = native::feast_routes();
     let inference = oip::inference_routes();
     let openapi = Arc::new(routes::openapi(&[
         (mlflow::PREFIXES[0], &tracking),
@@ -62,6 +66,8 @@ pub fn router(state: AppState) -> Router {
         (native::PREFIX, &deployments),
         (native::PREFIX, &monitoring),
         (native::PREFIX, &compute),
+        (native::PREFIX, &features),
+        ("", &feast),
         ("", &inference),
     ]));
 
@@ -84,6 +90,8 @@ pub fn router(state: AppState) -> Router {
     router = routes::mount(router, &[native::PREFIX], &deployments);
     router = routes::mount(router, &[native::PREFIX], &monitoring);
     router = routes::mount(router, &[native::PREFIX], &compute);
+    router = routes::mount(router, &[native::PREFIX], &features);
+    router = routes::mount(router, &[""], &feast);
     router = routes::mount(router, &[""], &inference);
     router
         .fallback(error::endpoint_not_found)

@@ -7,6 +7,7 @@
 mod compute;
 mod deployments;
 mod dialect;
+mod features;
 mod filter;
 mod leases;
 mod monitoring;

@@ -1,6 +1,7 @@
 //! Client subcommands: talk to a running server over its HTTP API and print tables or JSON.
 
 pub mod deployments;
+pub mod features;
 pub mod jobs;
 pub mod models;
 pub mod monitoring;

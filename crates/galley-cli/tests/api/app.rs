@@ -38,6 +38,8 @@ pub fn test_config(data_dir: &std::path::Path) -> ServerConfig {
         scheduler_interval: std::time::Duration::from_millis(100),
         ray_address: None,
         kubernetes: None,
+        online_store: None,
+        materialize_interval: None,
     }
 }
 

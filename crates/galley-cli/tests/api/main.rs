@@ -5,6 +5,7 @@ mod app;
 mod cli;
 mod durability;
 mod errors;
+mod features;
 mod jobs;
 mod monitoring;
 mod observability;

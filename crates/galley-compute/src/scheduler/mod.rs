@@ -15,20 +15,27 @@
 //!    waited long enough reserves what it lacks instead.
 //! 5. Under best-effort FIFO the queue moves on to its next job; under strict FIFO it stops.
 
+mod amounts;
 mod nodes;
 mod preemption;
 mod quota;
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ComputeConfig, Queueing};
 use crate::inventory::Node;
 use crate::job::{Job, JobState, ReplicaRequest};
-use crate::resources::{Resource, Resources};
+use crate::resources::Resources;
 
+use amounts::{Amount, Demand};
+use nodes::Seat;
+
+pub(crate) use amounts::{Ask, Dims};
 pub(crate) use nodes::NodeBook;
 pub(crate) use quota::QuotaBook;
 
@@ -66,27 +73,6 @@ impl Workload {
             not_before: job.not_before,
             admission,
         })
-    }
-
-    /// The GPU flavors admission may try, in order: none for a CPU job, the one asked for, or
-    /// every flavor the queue has quota for.
-    pub(crate) fn flavor_choices<'a>(
-        &'a self,
-        book: &'a QuotaBook,
-        queue: usize,
-    ) -> Vec<Option<&'a str>> {
-        match (self.request.gpus, &self.request.gpu_flavor) {
-            (0, _) => vec![None],
-            (_, Some(flavor)) => vec![Some(flavor.as_str())],
-            (_, None) => book.gpu_flavors(queue).map(Some).collect(),
-        }
-    }
-
-    /// What the job holds in all once admitted with `flavor`.
-    pub(crate) fn total(&self, flavor: Option<&str>) -> Resources {
-        self.request
-            .resources(flavor)
-            .scaled(u64::from(self.replicas))
     }
 }
 
@@ -171,14 +157,14 @@ pub fn schedule(
 #[derive(Clone, Debug)]
 enum Shortfall {
     Quota(Vec<quota::QuotaShortfall>),
-    Nodes(nodes::CapacityShortfall),
+    Nodes { resource: usize, message: String },
 }
 
 impl Shortfall {
-    fn resources(&self) -> Vec<Resource> {
+    fn resources(&self) -> Vec<usize> {
         match self {
-            Shortfall::Quota(short) => short.iter().map(|s| s.resource.clone()).collect(),
-            Shortfall::Nodes(short) => vec![short.resource.clone()],
+            Shortfall::Quota(short) => short.iter().map(|s| s.resource).collect(),
+            Shortfall::Nodes { resource, .. } => vec![*resource],
         }
     }
 
@@ -189,7 +175,7 @@ impl Shortfall {
                 .map(|s| s.message.as_str())
                 .collect::<Vec<_>>()
                 .join("; "),
-            Shortfall::Nodes(short) => short.message.clone(),
+            Shortfall::Nodes { message, .. } => message.clone(),
         }
     }
 }
@@ -203,11 +189,11 @@ impl Unfit {
     fn closest(&self) -> Option<&Shortfall> {
         self.0
             .iter()
-            .find(|s| matches!(s, Shortfall::Nodes(_)))
+            .find(|s| matches!(s, Shortfall::Nodes { .. }))
             .or(self.0.first())
     }
 
-    fn describe(&self, queue: &str) -> (WaitReason, String) {
+    fn verdict(&self, queue: &str) -> Verdict {
         let details = self
             .0
             .iter()
@@ -219,8 +205,9 @@ impl Unfit {
         } else {
             details
         };
-        match self.closest() {
-            Some(Shortfall::Nodes(_)) => (
+        let closest = self.closest();
+        let (reason, message) = match closest {
+            Some(Shortfall::Nodes { .. }) => (
                 WaitReason::Nodes,
                 format!("waiting for room on nodes: {details}"),
             ),
@@ -228,8 +215,21 @@ impl Unfit {
                 WaitReason::Quota,
                 format!("waiting for quota in queue {queue}: {details}"),
             ),
+        };
+        Verdict {
+            reason,
+            message,
+            lacking: closest.map(Shortfall::resources).unwrap_or_default(),
         }
     }
+}
+
+/// What a job that does not fit is told, and what it lacks for a reservation.
+#[derive(Debug)]
+struct Verdict {
+    reason: WaitReason,
+    message: String,
+    lacking: Vec<usize>,
 }
 
 /// How many jobs of one queue may look for victims in one pass, besides its first unfit one.
@@ -239,12 +239,13 @@ const MAX_PREEMPTION_TRIES_PER_QUEUE: usize = 8;
 /// use what it lacks must end, by their max runtime, before it is expected to start. Other
 /// queues' jobs within their nominal quota are never held back: that quota is theirs.
 struct Reservation {
-    job: String,
     queue: usize,
     cohort: usize,
-    lacking: Vec<Resource>,
+    lacking: Vec<usize>,
     /// `None` when a running job without a max runtime stands in the way: no one may backfill.
     expected_start: Option<i64>,
+    /// What each job it holds back is told.
+    message: String,
 }
 
 /// Queue heads ordered as the module documentation says; smallest first.
@@ -286,11 +287,101 @@ impl Eq for HeadKey {}
 struct Held<'a> {
     workload: &'a Workload,
     queue: usize,
-    admission: Admission,
-    /// Admitted earlier in this pass: not started, so withdrawing it wastes nothing.
-    fresh: bool,
+    admitted_at: i64,
+    /// What it is charged, in the pass's interned resources.
+    usage: Vec<Amount>,
+    seat: Seat,
+    /// Only for a job admitted earlier in this pass: not started, so withdrawing it wastes
+    /// nothing.
+    admission: Option<Admission>,
     /// Preempted or withdrawn in this pass.
     released: bool,
+}
+
+impl Held<'_> {
+    fn fresh(&self) -> bool {
+        self.admission.is_some()
+    }
+}
+
+/// A pending job as the pass orders and tries it, read out of its workload once.
+#[derive(Clone, Copy)]
+struct Pending<'a> {
+    workload: &'a Workload,
+    priority: i64,
+    submitted_at: i64,
+    ask: Ask,
+}
+
+/// A flavor a job fits with now, before it is committed; placements are made when it is.
+#[derive(Clone, Copy)]
+struct Fitted {
+    flavor: Option<usize>,
+    total: Demand,
+    within_nominal: bool,
+}
+
+/// What the pass worked out and reuses until something is charged or released: per queue and
+/// [`Ask`], whether a job borrows and whether it fits (or why not); each queue's share; and the
+/// nodes' free capacity as messages list it. A large backlog is mostly jobs of a few shapes
+/// that do not fit, each told a message naming every node, or that fit but wait behind a
+/// reservation.
+#[derive(Default)]
+struct Memo {
+    asks: HashMap<(usize, Ask), AskMemo, BuildHasherDefault<AskHasher>>,
+    shares: Vec<Option<f64>>,
+    listings: Vec<Option<String>>,
+}
+
+#[derive(Default)]
+struct AskMemo {
+    borrows: Option<bool>,
+    fits: Option<Result<Fitted, Rc<Verdict>>>,
+}
+
+impl Memo {
+    fn clear(&mut self) {
+        self.asks.clear();
+        self.shares.clear();
+        self.listings.clear();
+    }
+
+    fn listing(&mut self, nodes: &NodeBook, resource: usize) -> &str {
+        if self.listings.len() <= resource {
+            self.listings.resize(resource + 1, None);
+        }
+        self.listings[resource].get_or_insert_with(|| nodes.free_listing(resource))
+    }
+}
+
+/// Hashes the few integers of a memo key with a multiply each: keys are looked up once or twice
+/// per pending job, and nothing outside the pass chooses them, so SipHash's defence against
+/// crafted keys only costs time here.
+#[derive(Default)]
+struct AskHasher(u64);
+
+impl Hasher for AskHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
 }
 
 struct Pass<'a> {
@@ -300,7 +391,8 @@ struct Pass<'a> {
     nodes: Option<NodeBook>,
     /// Jobs holding resources: those running at the start of the pass, then those admitted.
     held: Vec<Held<'a>>,
-    pending: Vec<Vec<&'a Workload>>,
+    pending: Vec<Vec<Pending<'a>>>,
+    memo: Memo,
     decisions: Decisions,
 }
 
@@ -311,8 +403,9 @@ impl<'a> Pass<'a> {
         workloads: &'a [Workload],
         now: i64,
     ) -> Self {
-        let mut book = QuotaBook::new(config);
-        let mut node_book = nodes.map(NodeBook::new);
+        let dims = Rc::new(Dims::new(config, nodes, workloads));
+        let mut book = QuotaBook::new(config, Rc::clone(&dims));
+        let mut node_book = nodes.map(|n| NodeBook::new(n, Rc::clone(&dims)));
         let mut held = Vec::new();
         let mut pending = vec![Vec::new(); book.queue_count()];
         let mut decisions = Decisions::default();
@@ -320,19 +413,26 @@ impl<'a> Pass<'a> {
             let queue = book.queue_index(&workload.queue);
             match (&workload.admission, queue) {
                 (Some(admission), queue) => {
+                    let seat = node_book
+                        .as_ref()
+                        .map(|n| n.seat(&admission.placements))
+                        .unwrap_or_default();
+                    if let Some(node_book) = &mut node_book {
+                        node_book.take(&workload.request, &seat);
+                    }
                     // A running job of a removed queue still occupies its nodes.
                     if let Some(queue) = queue {
-                        book.charge(queue, &admission.usage);
+                        let usage = dims.amounts(&admission.usage);
+                        book.charge(queue, &usage);
                         held.push(Held {
                             workload,
                             queue,
-                            admission: admission.clone(),
-                            fresh: false,
+                            admitted_at: admission.admitted_at,
+                            usage,
+                            seat,
+                            admission: None,
                             released: false,
                         });
-                    }
-                    if let Some(node_book) = &mut node_book {
-                        node_book.take(&workload.request, &admission.placements);
                     }
                 }
                 (None, None) => decisions.waiting.push(Waiting {
@@ -354,7 +454,12 @@ impl<'a> Pass<'a> {
                         queue_length: 0,
                     })
                 }
-                (None, Some(queue)) => pending[queue].push(workload),
+                (None, Some(queue)) => pending[queue].push(Pending {
+                    workload,
+                    priority: workload.priority,
+                    submitted_at: workload.submitted_at,
+                    ask: Ask::of(workload, &dims),
+                }),
             }
         }
         for jobs in &mut pending {
@@ -362,7 +467,7 @@ impl<'a> Pass<'a> {
                 b.priority
                     .cmp(&a.priority)
                     .then(a.submitted_at.cmp(&b.submitted_at))
-                    .then(a.id.cmp(&b.id))
+                    .then_with(|| a.workload.id.cmp(&b.workload.id))
             });
         }
         Pass {
@@ -372,6 +477,7 @@ impl<'a> Pass<'a> {
             nodes: node_book,
             held,
             pending,
+            memo: Memo::default(),
             decisions,
         }
     }
@@ -382,7 +488,7 @@ impl<'a> Pass<'a> {
         let mut cursor = vec![0usize; queue_count];
         let mut first_unfit_seen = vec![false; queue_count];
         let mut preemption_tries = vec![0usize; queue_count];
-        let mut last_unfit: Vec<Option<(&Workload, WaitReason, String)>> = vec![None; queue_count];
+        let mut last_unfit: Vec<Option<(Ask, Rc<Verdict>)>> = vec![None; queue_count];
         let mut reservations: Vec<Reservation> = Vec::new();
         let mut heads = BinaryHeap::new();
         for queue in 0..queue_count {
@@ -392,7 +498,7 @@ impl<'a> Pass<'a> {
         }
         while let Some(Reverse(HeadKey { queue, .. })) = heads.pop() {
             let position = cursor[queue];
-            let workload = self.pending[queue][position];
+            let Pending { workload, ask, .. } = self.pending[queue][position];
             let queue_length = self.pending[queue].len();
             let waiting = |reason, message| Waiting {
                 job: workload.id.clone(),
@@ -406,34 +512,24 @@ impl<'a> Pass<'a> {
             // just failed in its queue fails the same way, for the same reason; that saves most
             // of a large backlog's fit attempts and messages.
             let fitted = match &last_unfit[queue] {
-                Some((failed, reason, message)) if same_shape(workload, failed) => {
-                    Err(Unfitting::AsBefore(*reason, message.clone()))
+                Some((failed, verdict)) if *failed == ask => {
+                    Err(Unfitting::AsBefore(Rc::clone(verdict)))
                 }
-                _ => self.try_fit(workload, queue).map_err(Unfitting::Found),
+                _ => self.try_fit(&ask, queue).map_err(Unfitting::Found),
             };
             match fitted {
-                Ok(admission) => {
+                Ok(fitted) => {
                     if let Some(reservation) =
-                        self.blocking_reservation(&reservations, workload, queue, &admission)
+                        self.blocking_reservation(&reservations, workload, queue, &fitted)
                     {
-                        let message = format!(
-                            "held back: job {} reserves {} {}",
-                            reservation.job,
-                            describe_resources(&reservation.lacking),
-                            match reservation.expected_start {
-                                Some(t) => format!(
-                                    "and is expected to start in {} s; a max runtime ending by then would let this job run first",
-                                    (t - self.now).max(0) / 1000
-                                ),
-                                None => "until running jobs without a max runtime end".into(),
-                            }
-                        );
+                        let message = reservation.message.clone();
                         self.decisions
                             .waiting
                             .push(waiting(WaitReason::Reservation, message));
                         stop_queue = policy.queueing == Queueing::StrictFifo;
                     } else {
-                        self.commit(workload, queue, admission);
+                        let placements = placements(self.nodes.as_ref(), &ask, &fitted);
+                        self.commit(workload, queue, fitted, placements);
                     }
                 }
                 Err(unfitting) => {
@@ -443,27 +539,29 @@ impl<'a> Pass<'a> {
                     // reclaims its team's share. Bounded, to keep a pass cheap.
                     let may_preempt = first_unfit
                         || (preemption_tries[queue] < MAX_PREEMPTION_TRIES_PER_QUEUE
-                            && self.fits_nominal_alone(workload, queue));
+                            && self.fits_nominal_alone(&ask, queue));
                     if may_preempt {
                         preemption_tries[queue] += 1;
                     }
-                    let preempted = may_preempt && self.try_preemption(workload, queue);
+                    let preempted = may_preempt && self.try_preemption(workload, &ask, queue);
                     if preempted {
                         last_unfit.iter_mut().for_each(|memo| *memo = None);
                     } else {
-                        let (reason, message) = match unfitting {
-                            Unfitting::AsBefore(reason, message) => (reason, message),
-                            Unfitting::Found(unfit) => {
+                        let verdict = match unfitting {
+                            Unfitting::AsBefore(verdict) => verdict,
+                            Unfitting::Found(verdict) => {
                                 if first_unfit && self.waited_long_enough(workload) {
-                                    reservations.push(self.reserve(workload, queue, &unfit));
+                                    let reservation = self.reserve(workload, &ask, queue, &verdict);
+                                    reservations.push(reservation);
                                 }
-                                let described = unfit.describe(&self.config.queues[queue].name);
-                                last_unfit[queue] =
-                                    Some((workload, described.0, described.1.clone()));
-                                described
+                                last_unfit[queue] = Some((ask, Rc::clone(&verdict)));
+                                verdict
                             }
                         };
-                        self.decisions.waiting.push(waiting(reason, message));
+                        let message = verdict.message.clone();
+                        self.decisions
+                            .waiting
+                            .push(waiting(verdict.reason, message));
                         stop_queue = policy.queueing == Queueing::StrictFifo;
                     }
                 }
@@ -471,7 +569,7 @@ impl<'a> Pass<'a> {
             if stop_queue {
                 for (i, behind) in self.pending[queue].iter().enumerate().skip(position + 1) {
                     self.decisions.waiting.push(Waiting {
-                        job: behind.id.clone(),
+                        job: behind.workload.id.clone(),
                         reason: WaitReason::QueueOrder,
                         message: format!("behind job {} in queue order (strict FIFO)", workload.id),
                         position: Some(i + 1),
@@ -485,58 +583,123 @@ impl<'a> Pass<'a> {
                 heads.push(Reverse(key));
             }
         }
-        let admitted = self.held.into_iter().filter(|h| h.fresh && !h.released);
+        let admitted = self.held.into_iter().filter(|h| !h.released);
         self.decisions.admitted = admitted
-            .map(|h| Admitted {
-                job: h.workload.id.clone(),
-                admission: h.admission,
+            .filter_map(|h| {
+                Some(Admitted {
+                    job: h.workload.id.clone(),
+                    admission: h.admission?,
+                })
             })
             .collect();
         self.decisions
     }
 
-    fn head_key(&self, queue: usize, position: usize) -> Option<HeadKey> {
-        let workload = self.pending[queue].get(position)?;
-        let borrows = !workload
-            .flavor_choices(&self.book, queue)
-            .into_iter()
-            .any(|f| self.book.within_nominal(queue, &workload.total(f)));
+    fn head_key(&mut self, queue: usize, position: usize) -> Option<HeadKey> {
+        let pending = *self.pending[queue].get(position)?;
+        let book = &self.book;
+        let memo = self.memo.asks.entry((queue, pending.ask)).or_default();
+        let borrows = *memo.borrows.get_or_insert_with(|| {
+            !book
+                .choices(&pending.ask, queue)
+                .any(|f| book.within_nominal(queue, &pending.ask.demand(f)))
+        });
+        let share = if self.config.policy.fair_sharing {
+            if self.memo.shares.len() <= queue {
+                self.memo.shares.resize(queue + 1, None);
+            }
+            *self.memo.shares[queue].get_or_insert_with(|| book.share(queue))
+        } else {
+            0.0
+        };
         Some(HeadKey {
             borrows,
-            share: if self.config.policy.fair_sharing {
-                self.book.share(queue)
-            } else {
-                0.0
-            },
-            priority: workload.priority,
-            submitted_at: workload.submitted_at,
+            share,
+            priority: pending.priority,
+            submitted_at: pending.submitted_at,
             queue,
         })
     }
 
-    /// The best admission for the job now: a flavor that fits within nominal quota, else one
-    /// that fits by borrowing, in the queue's flavor order. Nothing is charged yet.
-    fn try_fit(&mut self, workload: &Workload, queue: usize) -> Result<Admission, Unfit> {
-        fit(&self.book, self.nodes.as_ref(), workload, queue, self.now)
+    /// The best admission for the job now (see [`fit`]), or why there is none: the same for
+    /// every job of the shape until something is charged or released, so worked out once.
+    fn try_fit(&mut self, ask: &Ask, queue: usize) -> Result<Fitted, Rc<Verdict>> {
+        let known = self
+            .memo
+            .asks
+            .get(&(queue, *ask))
+            .and_then(|m| m.fits.clone());
+        if let Some(known) = known {
+            return known;
+        }
+        let found = match fit(&self.book, self.nodes.as_ref(), ask, queue) {
+            Some(fitted) => Ok(fitted),
+            None => Err(Rc::new(self.explain(ask, queue))),
+        };
+        let memo = self.memo.asks.entry((queue, *ask)).or_default();
+        memo.fits = Some(found.clone());
+        found
     }
 
-    fn commit(&mut self, workload: &'a Workload, queue: usize, admission: Admission) {
+    /// Why the job fits with no GPU flavor, worked out only for a job that is told so.
+    fn explain(&mut self, ask: &Ask, queue: usize) -> Verdict {
+        let mut shortfalls = Vec::new();
+        for flavor in self.book.choices(ask, queue) {
+            let total = ask.demand(flavor);
+            if self.book.check(queue, &total).is_none() {
+                shortfalls.push(Shortfall::Quota(self.book.shortfalls(queue, &total)));
+                continue;
+            }
+            let Some(nodes) = &self.nodes else {
+                continue; // unreachable: quota alone decides without nodes
+            };
+            let short = nodes.shortfall(ask, flavor);
+            let listing = self.memo.listing(nodes, short.resource);
+            shortfalls.push(Shortfall::Nodes {
+                resource: short.resource,
+                message: short.message(self.book.dims(), listing),
+            });
+        }
+        Unfit(shortfalls).verdict(&self.config.queues[queue].name)
+    }
+
+    fn commit(
+        &mut self,
+        workload: &'a Workload,
+        queue: usize,
+        fitted: Fitted,
+        placements: Vec<Placement>,
+    ) {
+        let dims = self.book.dims();
+        let admission = Admission {
+            admitted_at: self.now,
+            gpu_flavor: fitted.flavor.map(|f| dims.flavor_name(f).to_string()),
+            usage: dims.resources(&fitted.total),
+            placements,
+        };
+        let seat = self
+            .nodes
+            .as_ref()
+            .map(|n| n.seat(&admission.placements))
+            .unwrap_or_default();
         let held = Held {
             workload,
             queue,
-            admission,
-            fresh: true,
+            admitted_at: self.now,
+            usage: fitted.total.to_vec(),
+            seat,
+            admission: Some(admission),
             released: false,
         };
         charge(&mut self.book, self.nodes.as_mut(), &held);
+        self.memo.clear();
         self.held.push(held);
     }
 
-    fn fits_nominal_alone(&self, workload: &Workload, queue: usize) -> bool {
-        workload
-            .flavor_choices(&self.book, queue)
-            .into_iter()
-            .any(|f| self.book.fits_nominal(queue, &workload.total(f)))
+    fn fits_nominal_alone(&self, ask: &Ask, queue: usize) -> bool {
+        self.book
+            .choices(ask, queue)
+            .any(|f| self.book.fits_nominal(queue, ask.demand(f).iter().copied()))
     }
 
     fn waited_long_enough(&self, workload: &Workload) -> bool {
@@ -551,61 +714,80 @@ impl<'a> Pass<'a> {
         reservations: &'r [Reservation],
         workload: &Workload,
         queue: usize,
-        admission: &Admission,
+        fitted: &Fitted,
     ) -> Option<&'r Reservation> {
         let cohort = self.book.cohort_of(queue);
-        let borrows = !self.book.within_nominal(queue, &admission.usage);
+        let borrows = !self.book.within_nominal(queue, &fitted.total);
         let ends_by = workload.max_runtime_ms.map(|m| self.now + m);
         reservations.iter().find(|r| {
             r.cohort == cohort
                 && (r.queue == queue || borrows)
-                && r.lacking.iter().any(|res| admission.usage.get(res) > 0)
+                && r.lacking.iter().any(|res| fitted.total.get(*res) > 0)
                 && !matches!((ends_by, r.expected_start), (Some(end), Some(start)) if end <= start)
         })
     }
 
-    fn reserve(&self, workload: &Workload, queue: usize, unfit: &Unfit) -> Reservation {
-        let closest = unfit.closest();
+    fn reserve(
+        &self,
+        workload: &Workload,
+        ask: &Ask,
+        queue: usize,
+        verdict: &Verdict,
+    ) -> Reservation {
+        let expected_start = self.expected_start(ask, queue);
+        let message = format!(
+            "held back: job {} reserves {} {}",
+            workload.id,
+            self.describe_resources(&verdict.lacking),
+            match expected_start {
+                Some(t) => format!(
+                    "and is expected to start in {} s; a max runtime ending by then would let this job run first",
+                    (t - self.now).max(0) / 1000
+                ),
+                None => "until running jobs without a max runtime end".into(),
+            }
+        );
         Reservation {
-            job: workload.id.clone(),
             queue,
             cohort: self.book.cohort_of(queue),
-            lacking: closest.map(Shortfall::resources).unwrap_or_default(),
-            expected_start: self.expected_start(workload, queue),
+            lacking: verdict.lacking.clone(),
+            expected_start,
+            message,
         }
     }
 
     /// When the job could start if running jobs end at their max runtime and nothing else is
     /// admitted: their ends, in order, until it fits.
-    fn expected_start(&self, workload: &Workload, queue: usize) -> Option<i64> {
+    fn expected_start(&self, ask: &Ask, queue: usize) -> Option<i64> {
         let mut book = self.book.clone();
         let mut nodes = self.nodes.clone();
         let mut ends: Vec<(i64, &Held)> = self
             .held
             .iter()
             .filter(|h| !h.released)
-            .filter_map(|h| Some((h.admission.admitted_at + h.workload.max_runtime_ms?, h)))
+            .filter_map(|h| Some((h.admitted_at + h.workload.max_runtime_ms?, h)))
             .collect();
-        ends.sort_by_key(|(end, h)| (*end, h.workload.id.clone()));
+        ends.sort_by(|(a, x), (b, y)| a.cmp(b).then_with(|| x.workload.id.cmp(&y.workload.id)));
         for (end, held) in ends {
             release(&mut book, nodes.as_mut(), held);
-            if fit(&book, nodes.as_ref(), workload, queue, self.now).is_ok() {
+            if fit(&book, nodes.as_ref(), ask, queue).is_some() {
                 return Some(end.max(self.now));
             }
         }
         None
     }
 
-    fn try_preemption(&mut self, workload: &'a Workload, queue: usize) -> bool {
-        let Some(plan) = preemption::plan(self, workload, queue) else {
+    fn try_preemption(&mut self, workload: &'a Workload, ask: &Ask, queue: usize) -> bool {
+        let Some(plan) = preemption::plan(self, workload, ask, queue) else {
             return false;
         };
         for (victim, reason) in plan.victims {
             let held = &mut self.held[victim];
             held.released = true;
             release(&mut self.book, self.nodes.as_mut(), held);
+            self.memo.clear();
             let id = held.workload.id.clone();
-            if held.fresh {
+            if held.fresh() {
                 // Admitted earlier in this pass and never started: the admission is withdrawn.
                 self.decisions.waiting.push(Waiting {
                     job: id,
@@ -622,89 +804,77 @@ impl<'a> Pass<'a> {
                 });
             }
         }
-        self.commit(workload, queue, plan.admission);
+        self.commit(workload, queue, plan.fitted, plan.placements);
         true
+    }
+
+    fn describe_resources(&self, resources: &[usize]) -> String {
+        let dims = self.book.dims();
+        resources
+            .iter()
+            .map(|r| dims.name(*r).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
 fn release(book: &mut QuotaBook, nodes: Option<&mut NodeBook>, held: &Held) {
-    book.release(held.queue, &held.admission.usage);
+    book.release(held.queue, &held.usage);
     if let Some(nodes) = nodes {
-        nodes.give_back(&held.workload.request, &held.admission.placements);
+        nodes.give_back(&held.workload.request, &held.seat);
     }
 }
 
 fn charge(book: &mut QuotaBook, nodes: Option<&mut NodeBook>, held: &Held) {
-    book.charge(held.queue, &held.admission.usage);
+    book.charge(held.queue, &held.usage);
     if let Some(nodes) = nodes {
-        nodes.take(&held.workload.request, &held.admission.placements);
+        nodes.take(&held.workload.request, &held.seat);
     }
 }
 
-/// See [`Pass::try_fit`]; shared with reservations' estimates.
-fn fit(
-    book: &QuotaBook,
-    nodes: Option<&NodeBook>,
-    workload: &Workload,
-    queue: usize,
-    now: i64,
-) -> Result<Admission, Unfit> {
+/// The best admission for the job now: a flavor that fits within nominal quota, else one that
+/// fits by borrowing, in the queue's flavor order. Nothing is charged yet.
+fn fit(book: &QuotaBook, nodes: Option<&NodeBook>, ask: &Ask, queue: usize) -> Option<Fitted> {
     let mut borrowing_fit = None;
-    let mut shortfalls = Vec::new();
-    for flavor in workload.flavor_choices(book, queue) {
-        match fit_flavor(book, nodes, workload, queue, flavor, now) {
-            Ok((admission, true)) => return Ok(admission),
-            Ok((admission, false)) => {
-                borrowing_fit.get_or_insert(admission);
+    for flavor in book.choices(ask, queue) {
+        match fit_flavor(book, nodes, ask, queue, flavor) {
+            Some(fitted) if fitted.within_nominal => return Some(fitted),
+            Some(fitted) => {
+                borrowing_fit.get_or_insert(fitted);
             }
-            Err(short) => shortfalls.push(short),
+            None => {}
         }
     }
-    borrowing_fit.ok_or(Unfit(shortfalls))
+    borrowing_fit
 }
 
-/// The admission with one GPU flavor, and whether it stays within nominal quota.
+/// The admission with one GPU flavor, if quota and nodes allow it.
 fn fit_flavor(
     book: &QuotaBook,
     nodes: Option<&NodeBook>,
-    workload: &Workload,
+    ask: &Ask,
     queue: usize,
-    flavor: Option<&str>,
-    now: i64,
-) -> Result<(Admission, bool), Shortfall> {
-    let usage = workload.total(flavor);
-    let within_nominal = book.check(queue, &usage).map_err(Shortfall::Quota)?;
-    let placements = match nodes {
-        None => Vec::new(),
-        Some(nodes) => nodes
-            .place(&workload.request, flavor, workload.replicas)
-            .map_err(Shortfall::Nodes)?,
-    };
-    let admission = Admission {
-        admitted_at: now,
-        gpu_flavor: flavor.map(str::to_string),
-        usage,
-        placements,
-    };
-    Ok((admission, within_nominal))
+    flavor: Option<usize>,
+) -> Option<Fitted> {
+    let total = ask.demand(flavor);
+    let within_nominal = book.check(queue, &total)?;
+    let fits = nodes.is_none_or(|n| n.fits(ask, flavor));
+    fits.then_some(Fitted {
+        flavor,
+        total,
+        within_nominal,
+    })
+}
+
+/// Where a job that fits goes on the nodes as they are; none without an inventory.
+fn placements(nodes: Option<&NodeBook>, ask: &Ask, fitted: &Fitted) -> Vec<Placement> {
+    nodes.map_or_else(Vec::new, |n| n.place(ask, fitted.flavor))
 }
 
 /// Why a job does not fit: found now, or as a job it dominates did earlier in the pass.
 enum Unfitting {
-    Found(Unfit),
-    AsBefore(WaitReason, String),
-}
-
-fn same_shape(a: &Workload, b: &Workload) -> bool {
-    a.request == b.request && a.replicas == b.replicas
-}
-
-fn describe_resources(resources: &[Resource]) -> String {
-    resources
-        .iter()
-        .map(Resource::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+    Found(Rc<Verdict>),
+    AsBefore(Rc<Verdict>),
 }
 
 #[cfg(test)]

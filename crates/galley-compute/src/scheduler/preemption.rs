@@ -16,15 +16,18 @@
 
 use std::cmp::Reverse;
 
-use super::{charge, fit_flavor, release, Admission, Held, NodeBook, Pass, QuotaBook, Workload};
-use crate::resources::Resources;
+use super::{
+    charge, fit_flavor, placements, release, Ask, Fitted, Held, NodeBook, Pass, Placement,
+    QuotaBook, Workload,
+};
 
 /// An index into the pass's held jobs, and why that job may be preempted.
 type Candidate = (usize, String);
 
 pub(super) struct Plan {
     pub victims: Vec<Candidate>,
-    pub admission: Admission,
+    pub fitted: Fitted,
+    pub placements: Vec<Placement>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -34,53 +37,56 @@ enum Ground {
     FairShare,
 }
 
-pub(super) fn plan(pass: &Pass, preemptor: &Workload, queue: usize) -> Option<Plan> {
+pub(super) fn plan(pass: &Pass, preemptor: &Workload, ask: &Ask, queue: usize) -> Option<Plan> {
     if !pass.config.policy.preemption {
         return None;
     }
-    preemptor
-        .flavor_choices(&pass.book, queue)
-        .into_iter()
-        .find_map(|flavor| plan_for_flavor(pass, preemptor, queue, flavor))
+    pass.book
+        .choices(ask, queue)
+        .find_map(|flavor| plan_for_flavor(pass, preemptor, ask, queue, flavor))
 }
 
 fn plan_for_flavor(
     pass: &Pass,
     preemptor: &Workload,
+    ask: &Ask,
     queue: usize,
-    flavor: Option<&str>,
+    flavor: Option<usize>,
 ) -> Option<Plan> {
     let policy = &pass.config.policy;
     let book = &pass.book;
     let cohort = book.cohort_of(queue);
-    let total = preemptor.total(flavor);
+    let total = ask.demand(flavor);
     let preemptible = |h: &Held| {
         !h.released
             && book.cohort_of(h.queue) == cohort
-            && (h.fresh || h.admission.admitted_at + policy.min_runtime_ms <= pass.now)
+            && (h.fresh() || h.admitted_at + policy.min_runtime_ms <= pass.now)
             && (h.queue != queue || h.workload.priority < preemptor.priority)
     };
     // Reclaim applies when the preemptor fits its queue's nominal quota next to the jobs of its
     // queue it may not displace.
-    let mut kept = total.clone();
-    for h in pass
+    let mut kept = vec![0u64; book.dims().len()];
+    let held_here = pass
         .held
         .iter()
-        .filter(|h| h.queue == queue && !h.released && !preemptible(h))
-    {
-        kept.add(&h.admission.usage);
+        .filter(|h| h.queue == queue && !h.released && !preemptible(h));
+    for &(resource, amount) in total.iter().chain(held_here.flat_map(|h| &h.usage)) {
+        kept[resource] = kept[resource].saturating_add(amount);
     }
-    let reclaim = book.fits_nominal(queue, &kept);
+    let kept = kept.into_iter().enumerate().filter(|(_, a)| *a > 0);
+    let reclaim = book.fits_nominal(queue, kept);
 
-    let mut candidates: Vec<(usize, Ground)> = pass
+    // (held job, ground, whether its queue borrows what the preemptor needs)
+    let mut candidates: Vec<(usize, Ground, bool)> = pass
         .held
         .iter()
         .enumerate()
         .filter(|(_, h)| preemptible(h))
         .filter_map(|(index, h)| {
+            let borrows = book.is_borrowing(h.queue, &h.usage, &total);
             let ground = if h.queue == queue {
                 Ground::LowerPriority
-            } else if !book.is_borrowing(h.queue, &shared(&h.admission.usage, &total)) {
+            } else if !borrows {
                 return None;
             } else if reclaim {
                 Ground::Reclaim
@@ -89,18 +95,18 @@ fn plan_for_flavor(
             } else {
                 return None;
             };
-            Some((index, ground))
+            Some((index, ground, borrows))
         })
         .collect();
-    candidates.sort_by_key(|(index, _)| {
+    candidates.sort_by_key(|(index, _, borrows)| {
         let h = &pass.held[*index];
         (
-            !h.fresh,
-            !book.is_borrowing(h.queue, &shared(&h.admission.usage, &total)),
+            !h.fresh(),
+            !borrows,
             h.workload.priority,
-            Reverse(h.admission.admitted_at),
+            Reverse(h.admitted_at),
             Reverse(h.workload.submitted_at),
-            h.workload.id.clone(),
+            h.workload.id.as_str(),
         )
     });
 
@@ -112,16 +118,16 @@ fn plan_for_flavor(
         if reclaims && !trial.within_nominal(queue, &total) {
             return None;
         }
-        fit_flavor(trial, nodes, preemptor, queue, flavor, pass.now)
-            .ok()
-            .map(|(admission, _)| admission)
+        let fitted = fit_flavor(trial, nodes, ask, queue, flavor)?;
+        let placements = placements(nodes, ask, &fitted);
+        Some((fitted, placements))
     };
     let mut trial = book.clone();
     let mut trial_nodes = pass.nodes.clone();
     let mut chosen: Vec<(usize, Ground)> = Vec::new();
-    let mut admission = None;
+    let mut fitted = None;
     let mut reasons = Vec::new();
-    for (index, ground) in candidates {
+    for (index, ground, _) in candidates {
         let h = &pass.held[index];
         let victim_queue = &pass.config.queues[h.queue].name;
         let reason = match ground {
@@ -135,7 +141,7 @@ fn plan_for_flavor(
                 pass.config.queues[queue].name, preemptor.id
             ),
             Ground::FairShare => {
-                let preemptor_share = trial.share_with(queue, &total, &Resources::new());
+                let preemptor_share = trial.share_with(queue, &total);
                 let victim_share = trial.share(h.queue);
                 if victim_share <= preemptor_share {
                     continue;
@@ -150,12 +156,12 @@ fn plan_for_flavor(
         release(&mut trial, trial_nodes.as_mut(), h);
         chosen.push((index, ground));
         reasons.push((index, reason));
-        admission = valid(&trial, trial_nodes.as_ref(), &chosen);
-        if admission.is_some() {
+        fitted = valid(&trial, trial_nodes.as_ref(), &chosen);
+        if fitted.is_some() {
             break;
         }
     }
-    let mut admission = admission?;
+    let (mut fitted, mut placements) = fitted?;
     // Sparing one victim can end the reclaim and so let another be spared: repeat until no
     // victim can be spared.
     let mut spared_any = true;
@@ -165,8 +171,8 @@ fn plan_for_flavor(
             let candidate = chosen.remove(i);
             charge(&mut trial, trial_nodes.as_mut(), &pass.held[candidate.0]);
             match valid(&trial, trial_nodes.as_ref(), &chosen) {
-                Some(fitted) => {
-                    admission = fitted;
+                Some(fits) => {
+                    (fitted, placements) = fits;
                     spared_any = true;
                 }
                 None => {
@@ -180,13 +186,9 @@ fn plan_for_flavor(
         .into_iter()
         .filter_map(|(index, _)| reasons.iter().find(|(i, _)| *i == index).cloned())
         .collect();
-    Some(Plan { victims, admission })
-}
-
-/// The resources both amounts use.
-fn shared(a: &Resources, b: &Resources) -> Resources {
-    a.iter()
-        .filter(|(r, _)| b.get(r) > 0)
-        .map(|(r, amount)| (r.clone(), amount))
-        .collect()
+    Some(Plan {
+        victims,
+        fitted,
+        placements,
+    })
 }

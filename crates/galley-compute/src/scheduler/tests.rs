@@ -3,12 +3,14 @@
 //! loop-free, no starvation under nominal quota.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use proptest::prelude::*;
 
 use super::*;
 use crate::config::{Policy, Queue, Quota};
 use crate::inventory::Gpu;
+use crate::resources::Resource;
 
 const GI: u64 = 1 << 30;
 
@@ -470,11 +472,16 @@ fn replay(s: &Scenario) -> (Vec<Workload>, Decisions) {
     (jobs, decisions)
 }
 
+fn dims_of(s: &Scenario, jobs: &[Workload]) -> Rc<Dims> {
+    Rc::new(Dims::new(&s.config, s.nodes.as_deref(), jobs))
+}
+
 fn book_of(s: &Scenario, jobs: &[Workload]) -> QuotaBook {
-    let mut book = QuotaBook::new(&s.config);
+    let dims = dims_of(s, jobs);
+    let mut book = QuotaBook::new(&s.config, Rc::clone(&dims));
     for w in jobs {
         if let Some(a) = &w.admission {
-            book.charge(book.queue_index(&w.queue).unwrap(), &a.usage);
+            book.charge(book.queue_index(&w.queue).unwrap(), &dims.amounts(&a.usage));
         }
     }
     book
@@ -543,18 +550,20 @@ proptest! {
                 kept.iter_mut().find(|w| w.id == victim.job).unwrap().admission = restored;
                 kept.iter_mut().find(|w| w.id == preemptor.id).unwrap().admission = None;
                 let book = book_of(&s, &kept);
-                let mut node_book = s.nodes.as_deref().map(NodeBook::new);
+                let dims = book.dims();
+                let mut node_book = s.nodes.as_deref().map(|n| NodeBook::new(n, dims_of(&s, &kept)));
                 if let Some(nb) = &mut node_book {
                     for w in &kept {
-                        if let Some(a) = &w.admission { nb.take(&w.request, &a.placements); }
+                        if let Some(a) = &w.admission { nb.take(&w.request, &nb.seat(&a.placements)); }
                     }
                 }
-                let flavor = admitted.admission.gpu_flavor.as_deref();
-                let fits = fit_flavor(&book, node_book.as_ref(), &preemptor, queue, flavor, 0).is_ok();
+                let flavor = admitted.admission.gpu_flavor.as_deref().map(|f| dims.flavor(f).unwrap());
+                let ask = Ask::of(&preemptor, dims);
+                let fits = fit_flavor(&book, node_book.as_ref(), &ask, queue, flavor).is_some();
                 // Reclaiming from another queue is only valid if the preemptor's queue then
                 // stays within its nominal quota.
                 let still_reclaims = decisions.preempted.iter().any(|p| p.job != victim.job && p.reason.contains("reclaims"));
-                let valid = fits && (!still_reclaims || book.within_nominal(queue, &admitted.admission.usage));
+                let valid = fits && (!still_reclaims || book.within_nominal(queue, &dims.amounts(&admitted.admission.usage)));
                 prop_assert!(!valid, "victim {} was not needed", victim.job);
             }
             // The next pass must not take anything back from the preemptor.
@@ -569,12 +578,13 @@ proptest! {
         s.config.policy = no_min_runtime();
         s.nodes = None;
         s.later.truncate(1);
-        let job = &mut s.later[0];
-        job.priority = 10;
+        s.later[0].priority = 10;
+        let job = &s.later[0];
         let queue = s.config.queue(&job.queue).unwrap().clone();
-        let book = QuotaBook::new(&s.config);
+        let book = QuotaBook::new(&s.config, dims_of(&s, &s.later));
         let q = book.queue_index(&queue.name).unwrap();
-        let fits_nominal = job.flavor_choices(&book, q).into_iter().any(|f| book.fits_nominal(q, &job.total(f)));
+        let ask = Ask::of(job, book.dims());
+        let fits_nominal = book.choices(&ask, q).any(|f| book.fits_nominal(q, ask.demand(f).iter().copied()));
         prop_assume!(fits_nominal);
         let (_, decisions) = replay(&s);
         prop_assert_eq!(admitted(&decisions), [s.later[0].id.as_str()]);

@@ -3,6 +3,7 @@
 
 mod compute;
 mod deployments;
+mod features;
 mod models;
 mod monitoring;
 
@@ -221,4 +222,66 @@ pub fn compute_routes() -> Vec<Route> {
             get(c::inventory),
         ),
     ]
+}
+
+/// Training sets are files; this is how large an entity dataframe may be uploaded.
+const ENTITY_DF_LIMIT: usize = 2 << 30;
+
+/// The feature store, relative to [`PREFIX`].
+pub fn feature_routes() -> Vec<Route> {
+    use features as f;
+    vec![
+        route(
+            "POST",
+            "/features/apply",
+            "Apply a definitions file (entities, sources, feature views, services); dry_run shows the plan, force allows breaking changes",
+            post(f::apply),
+        ),
+        route(
+            "GET",
+            "/features",
+            "Every definition, with the definitions version",
+            get(f::list),
+        ),
+        route(
+            "GET",
+            "/features/objects/{name}",
+            "A feature view (with materializations and freshness), service, entity or source",
+            get(f::show),
+        ),
+        route(
+            "POST",
+            "/features/historical",
+            "A point-in-time-correct training set for an uploaded entity dataframe (Parquet or CSV)",
+            post(f::historical).layer(axum::extract::DefaultBodyLimit::max(ENTITY_DF_LIMIT)),
+        ),
+        route(
+            "POST",
+            "/features/materialize",
+            "Write the latest row per entity in a window (or since the last run) to the online store",
+            post(f::materialize),
+        ),
+        route(
+            "POST",
+            "/features/push",
+            "Write fresh rows of a feature view to the online store",
+            post(f::push),
+        ),
+        route(
+            "POST",
+            "/features/online",
+            "Online features, one vector per entity row",
+            post(f::online_vectors),
+        ),
+    ]
+}
+
+/// Feast's feature-server route, at the root.
+pub fn feast_routes() -> Vec<Route> {
+    vec![route(
+        "POST",
+        "/get-online-features",
+        "Online features in Feast's response layout",
+        post(features::get_online_features),
+    )]
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use galley_compute::ComputeStore;
 use galley_core::LeaseStore;
+use galley_features::FeatureRegistryStore;
 use galley_monitoring::MonitoringStore;
 use galley_registry::model::{ModelSignature, TensorSpec};
 use galley_registry::{ModelInspector, RegistryService};
@@ -58,6 +59,10 @@ impl Backend {
     }
 
     pub fn compute(&self) -> Arc<dyn ComputeStore> {
+        Arc::new(self.store.clone())
+    }
+
+    pub fn features(&self) -> Arc<dyn FeatureRegistryStore> {
         Arc::new(self.store.clone())
     }
 

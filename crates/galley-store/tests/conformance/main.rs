@@ -5,6 +5,7 @@
 mod backend;
 mod compute_cases;
 mod deployment_cases;
+mod feature_cases;
 mod lease_cases;
 mod monitoring_cases;
 mod registry_cases;
@@ -64,6 +65,14 @@ conformance!(
     configurations_are_versioned,
     jobs_round_trip_and_list_newest_first,
     state_changes_are_compare_and_set,
+);
+
+conformance!(
+    features,
+    feature_cases,
+    features:
+    definitions_are_versioned_and_compare_and_set,
+    materializations_newest_first_per_view,
 );
 
 conformance!(

@@ -1,0 +1,151 @@
+//! Which features a request reads (a list of `view:feature` references or a feature service),
+//! grouped by feature view, and the names they are given in the answer.
+
+use crate::definitions::{Definitions, FeatureView, Field};
+use crate::error::{FeatureError, Result};
+
+/// What a request asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FeatureRequest {
+    References(Vec<String>),
+    Service(String),
+}
+
+/// The features read from one view.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewSelection {
+    pub view: FeatureView,
+    pub join_keys: Vec<String>,
+    /// The view's fields that were asked for, with their output names.
+    pub features: Vec<(Field, String)>,
+}
+
+/// A request resolved against the definitions; views in the order first asked for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Selection {
+    pub views: Vec<ViewSelection>,
+}
+
+impl Selection {
+    /// `full_feature_names` names each feature `view__feature`; otherwise by its own name, and
+    /// two views' features of the same name are refused rather than silently overwritten.
+    pub fn resolve(
+        definitions: &Definitions,
+        request: &FeatureRequest,
+        full_feature_names: bool,
+    ) -> Result<Self> {
+        let references: Vec<String> = match request {
+            FeatureRequest::References(references) => references.clone(),
+            FeatureRequest::Service(name) => definitions
+                .service(name)
+                .ok_or_else(|| FeatureError::NotFound(format!("unknown feature service {name:?}")))?
+                .features
+                .clone(),
+        };
+        if references.is_empty() {
+            return Err(FeatureError::InvalidInput(
+                "name at least one feature (view:feature) or a feature service".into(),
+            ));
+        }
+        let mut views: Vec<ViewSelection> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        for reference in &references {
+            let (view, fields) = definitions.resolve_reference(reference)?;
+            let index = match views.iter().position(|v| v.view.name == view.name) {
+                Some(i) => i,
+                None => {
+                    views.push(ViewSelection {
+                        view: view.clone(),
+                        join_keys: definitions.join_keys(view),
+                        features: Vec::new(),
+                    });
+                    views.len() - 1
+                }
+            };
+            for field in fields {
+                let selected = &mut views[index];
+                if selected.features.iter().any(|(f, _)| f.name == field.name) {
+                    continue;
+                }
+                let name = if full_feature_names {
+                    format!("{}__{}", view.name, field.name)
+                } else {
+                    field.name.clone()
+                };
+                if names.contains(&name) {
+                    return Err(FeatureError::InvalidInput(format!(
+                        "two requested features are both named {name:?}; ask with full feature names"
+                    )));
+                }
+                names.push(name.clone());
+                selected.features.push((field.clone(), name));
+            }
+        }
+        Ok(Self { views })
+    }
+
+    /// Every join key any selected view needs, in first-use order.
+    pub fn join_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = Vec::new();
+        for key in self.views.iter().flat_map(|v| &v.join_keys) {
+            if !keys.contains(key) {
+                keys.push(key.clone());
+            }
+        }
+        keys
+    }
+
+    /// Output names of every selected feature, view by view.
+    pub fn output_names(&self) -> Vec<&str> {
+        self.views
+            .iter()
+            .flat_map(|v| v.features.iter().map(|(_, name)| name.as_str()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn definitions() -> Definitions {
+        Definitions::parse_yaml(
+            r#"
+entities: [{name: driver, join_keys: [driver_id]}, {name: rider, join_keys: [rider_id]}]
+sources: [{name: s, path: x.parquet, timestamp_field: ts}]
+feature_views:
+  - {name: d, entities: [driver], source: s, schema: [{name: rate, dtype: float64}, {name: trips, dtype: int64}]}
+  - {name: r, entities: [rider], source: s, schema: [{name: rate, dtype: float64}]}
+feature_services: [{name: svc, features: [d, r:rate]}]
+"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn references_group_by_view_and_name_outputs() {
+        let d = definitions();
+        let request = FeatureRequest::References(vec!["d:trips".into(), "r:rate".into()]);
+        let selection = Selection::resolve(&d, &request, false).unwrap();
+        assert_eq!(selection.output_names(), vec!["trips", "rate"]);
+        assert_eq!(selection.join_keys(), vec!["driver_id", "rider_id"]);
+        let full = Selection::resolve(&d, &FeatureRequest::Service("svc".into()), true).unwrap();
+        assert_eq!(full.output_names(), vec!["d__rate", "d__trips", "r__rate"]);
+    }
+
+    #[test]
+    fn clashing_short_names_and_unknown_names_are_refused() {
+        let d = definitions();
+        let clash = FeatureRequest::References(vec!["d:rate".into(), "r:rate".into()]);
+        assert!(matches!(
+            Selection::resolve(&d, &clash, false),
+            Err(FeatureError::InvalidInput(_))
+        ));
+        let unknown = FeatureRequest::References(vec!["d:nope".into()]);
+        assert!(matches!(
+            Selection::resolve(&d, &unknown, false),
+            Err(FeatureError::NotFound(_))
+        ));
+        assert!(Selection::resolve(&d, &FeatureRequest::Service("x".into()), false).is_err());
+    }
+}
