@@ -51,15 +51,19 @@ impl FeatureService {
             let mut tick = tokio::time::interval(interval);
             loop {
                 tick.tick().await;
-                let now_ns = now_millis().saturating_mul(1_000_000);
                 for (view, newest) in service.newest_events().await {
                     if let Some(newest) = newest {
-                        let age = (now_ns - newest).max(0) as f64 / 1e9;
-                        metrics::gauge!("galley_feature_freshness_seconds", "view" => view)
-                            .set(age);
+                        set_gauge(&view, newest);
                     }
                 }
             }
         });
     }
+}
+
+/// Sets `view`'s freshness gauge to the age of `newest` (nanoseconds since the epoch).
+pub(crate) fn set_gauge(view: &str, newest: i64) {
+    let now_ns = now_millis().saturating_mul(1_000_000);
+    let age = (now_ns - newest).max(0) as f64 / 1e9;
+    metrics::gauge!("galley_feature_freshness_seconds", "view" => view.to_string()).set(age);
 }

@@ -209,14 +209,19 @@ impl FeatureService {
         Ok(counts)
     }
 
+    /// Records a view's newest online event time and sets its freshness gauge at once.
     pub(crate) fn saw_event(&self, view: &str, event_ts: i64) {
-        let mut newest = self
-            .inner
-            .newest_event
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let entry = newest.entry(view.to_string()).or_insert(event_ts);
-        *entry = (*entry).max(event_ts);
+        let newest = {
+            let mut newest = self
+                .inner
+                .newest_event
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let entry = newest.entry(view.to_string()).or_insert(event_ts);
+            *entry = (*entry).max(event_ts);
+            *entry
+        };
+        crate::freshness::set_gauge(view, newest);
     }
 }
 

@@ -13,7 +13,8 @@ use super::{print_json, print_table, text, Client};
 /// Source paths that are neither absolute nor in the artifact store are relative to the
 /// definitions file's folder; the server is sent absolute ones.
 fn resolve_sources(mut definitions: Definitions, file: &Path) -> anyhow::Result<Definitions> {
-    let folder = std::path::absolute(file.parent().unwrap_or(Path::new(".")))
+    let folder = file.parent().filter(|p| !p.as_os_str().is_empty());
+    let folder = std::path::absolute(folder.unwrap_or(Path::new(".")))
         .with_context(|| format!("cannot resolve the folder of {}", file.display()))?;
     for source in &mut definitions.sources {
         let path = Path::new(&source.path);

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::app::{spawn_app, TestApp};
+use crate::app::{spawn_app, spawn_app_with, TestApp};
 
 const DRIVER_STATS: &str = "\
 driver_id,event_timestamp,created,conv_rate,trips
@@ -54,7 +54,10 @@ async fn apply(app: &TestApp, yaml: &str, query: &str) -> (u16, Value) {
 }
 
 async fn setup() -> TestApp {
-    let app = spawn_app().await;
+    setup_app(spawn_app().await).await
+}
+
+async fn setup_app(app: TestApp) -> TestApp {
     std::fs::write(app.data_dir.path().join("driver_stats.csv"), DRIVER_STATS).unwrap();
     let (status, reply) = apply(&app, &definitions(app.data_dir.path(), FULL_SCHEMA), "").await;
     assert_eq!(status, 200, "{reply}");
@@ -211,6 +214,52 @@ driver_id,event_timestamp,label
             .contains("event_timestamp"),
         "{body}"
     );
+    let malformed = app
+        .http
+        .post(app.url("/api/v1/features/historical"))
+        .query(&[("features", "driver_hourly:conv_rate")])
+        .header("content-type", "application/vnd.apache.parquet")
+        .body("not a parquet file")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+}
+
+#[tokio::test]
+async fn scheduled_materialization_fills_the_online_store_and_reports_freshness() {
+    let app = spawn_app_with(|config| {
+        config.materialize_interval = Some(std::time::Duration::from_millis(200))
+    })
+    .await;
+    let app = setup_app(app).await;
+    let mut materialized = Value::Null;
+    for _ in 0..100 {
+        let (_, reply) = app
+            .call("GET", "/api/v1/features/objects/driver_lifetime", None)
+            .await;
+        if reply["materializations"]
+            .as_array()
+            .is_some_and(|m| !m.is_empty())
+        {
+            materialized = reply;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // No ttl: the first scheduled run reads from the beginning.
+    assert_eq!(
+        materialized["materializations"][0]["rows"], 2,
+        "{materialized}"
+    );
+    assert_eq!(materialized["newest_event"], "2024-01-02T00:00:00Z");
+    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(
+        metrics.contains("galley_feature_freshness_seconds{view=\"driver_lifetime\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("galley_feature_materialized_rows_total"));
 }
 
 async fn online(app: &TestApp, request: Value) -> Value {
