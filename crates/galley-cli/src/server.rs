@@ -64,6 +64,7 @@ pub struct Server {
     state: AppState,
     store: SqlStore,
     prediction_writer: PredictionWriter,
+    features: FeatureService,
     scheduler: tokio::task::JoinHandle<()>,
     stop_scheduler: tokio::sync::watch::Sender<bool>,
 }
@@ -124,7 +125,7 @@ impl Server {
             serving,
             monitoring,
             compute,
-            features,
+            features: features.clone(),
             tracking,
             artifacts,
             prometheus: galley_http::observability::prometheus(),
@@ -144,6 +145,7 @@ impl Server {
             state,
             store,
             prediction_writer,
+            features,
             scheduler,
             stop_scheduler,
         })
@@ -154,13 +156,15 @@ impl Server {
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests, stops the job
-    /// scheduler (jobs keep running; a restarted server picks them up), writes out the buffered
+    /// scheduler (jobs keep running; a restarted server picks them up) and the feature store's
+    /// loops (releasing the embedded online store), writes out the buffered
     /// prediction log and closes the store.
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         galley_http::serve(self.listener, self.state, shutdown).await?;
+        self.features.stop().await;
         let _ = self.stop_scheduler.send(true);
         let _ = self.scheduler.await;
         self.prediction_writer.stop().await;

@@ -46,15 +46,10 @@ impl FeatureService {
 
     /// Sets the freshness gauges every `interval`.
     pub fn start_freshness_gauges(&self, interval: Duration) {
-        let service = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            loop {
-                tick.tick().await;
-                for (view, newest) in service.newest_events().await {
-                    if let Some(newest) = newest {
-                        set_gauge(&view, newest);
-                    }
+        self.every(interval, |service| async move {
+            for (view, newest) in service.newest_events().await {
+                if let Some(newest) = newest {
+                    set_gauge(&view, newest);
                 }
             }
         });

@@ -172,23 +172,20 @@ impl FeatureService {
     /// Every `interval`, materializes every online view up to now, incrementally. With several
     /// replicas, the one holding the `feature-materialization` lease does it.
     pub fn start_schedule(&self, interval: Duration, leases: Arc<dyn LeaseStore>) {
-        let service = self.clone();
         let holder = uuid::Uuid::new_v4().simple().to_string();
         let interval_ms = interval.as_millis() as i64;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
+        self.every(interval, move |service| {
+            let (leases, holder) = (leases.clone(), holder.clone());
+            async move {
                 let now = now_millis();
+                // Held for two rounds, so one slow round does not hand the work over.
                 match leases
                     .try_lease(MATERIALIZATION_LEASE, &holder, now, now + 2 * interval_ms)
                     .await
                 {
                     Ok(true) => {
-                        if let Err(error) =
-                            service.materialize(&MaterializeRequest::default()).await
-                        {
+                        let all = MaterializeRequest::default();
+                        if let Err(error) = service.materialize(&all).await {
                             tracing::warn!(%error, "scheduled materialization failed");
                         }
                     }

@@ -57,6 +57,9 @@ pub(crate) struct Inner {
     pub(crate) newest_event: Mutex<HashMap<String, i64>>,
     /// Spill files of large joins and sources fetched from the artifact store.
     pub(crate) work_dir: PathBuf,
+    /// Background loops watch this and end when it turns true.
+    stop: tokio::sync::watch::Sender<bool>,
+    loops: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl FeatureService {
@@ -78,6 +81,8 @@ impl FeatureService {
                 snapshot: RwLock::new(Arc::new(Snapshot::default())),
                 newest_event: Mutex::new(HashMap::new()),
                 work_dir,
+                stop: tokio::sync::watch::channel(false).0,
+                loops: Mutex::new(Vec::new()),
             }),
         };
         service.refresh().await?;
@@ -120,16 +125,46 @@ impl FeatureService {
 
     /// Keeps the snapshot current with other replicas' applies. Reads never wait for it.
     pub fn start_refresh(&self, interval: Duration) {
+        self.every(interval, |service| async move {
+            if let Err(error) = service.refresh().await {
+                tracing::warn!(%error, "cannot refresh the feature definitions");
+            }
+        });
+    }
+
+    /// Runs `round` every `interval` (the first right away) until [`FeatureService::stop`].
+    pub(crate) fn every<F, R>(&self, interval: Duration, round: F)
+    where
+        F: Fn(FeatureService) -> R + Send + 'static,
+        R: std::future::Future<Output = ()> + Send,
+    {
         let service = self.clone();
-        tokio::spawn(async move {
+        let mut stopped = self.inner.stop.subscribe();
+        let handle = tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
             loop {
-                tick.tick().await;
-                if let Err(error) = service.refresh().await {
-                    tracing::warn!(%error, "cannot refresh the feature definitions");
+                tokio::select! {
+                    _ = tick.tick() => round(service.clone()).await,
+                    _ = stopped.changed() => break,
                 }
             }
         });
+        self.inner
+            .loops
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(handle);
+    }
+
+    /// Ends the background loops (after a round in progress) and waits for them, so the online
+    /// store is released when the last handle to the service goes.
+    pub async fn stop(&self) {
+        self.inner.stop.send_replace(true);
+        let loops =
+            std::mem::take(&mut *self.inner.loops.lock().unwrap_or_else(|e| e.into_inner()));
+        for handle in loops {
+            let _ = handle.await;
+        }
     }
 
     /// Validates `definitions`, checks every feature view against its source's columns, plans

@@ -83,3 +83,14 @@ pub fn required<T>(value: Option<T>, name: &str) -> Result<T, ApiError> {
     value
         .ok_or_else(|| ApiError::invalid(format!("Missing value for required parameter '{name}'.")))
 }
+
+/// A `true`/`false` query parameter; absent is false, anything else is refused.
+pub fn flag(value: Option<&str>, name: &str) -> Result<bool, ApiError> {
+    match value {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ApiError::invalid(format!(
+            "{name} must be true or false, got '{other}'"
+        ))),
+    }
+}

@@ -8,8 +8,11 @@ use galley_compute::store::{JobFilter, StoredConfig};
 use galley_compute::{ComputeError, ComputeStore};
 use sqlx::any::AnyRow;
 
-use crate::sql::{col, db_err, fetch_page, is_unique_violation, sql, Sql};
+use crate::sql::{col, db_err, fetch_page, is_unique_violation, sql, Sql, VersionedDocuments};
 use crate::SqlStore;
+
+/// The versions of the queues configuration.
+const CONFIGS: VersionedDocuments = VersionedDocuments("compute_configs");
 
 type Result<T> = std::result::Result<T, ComputeError>;
 
@@ -51,21 +54,13 @@ async fn append_events(
 #[async_trait]
 impl ComputeStore for SqlStore {
     async fn config(&self) -> Result<Option<StoredConfig>> {
-        let row = sql!(
-            "SELECT version, document, applied_at FROM compute_configs ORDER BY version DESC LIMIT 1"
-        )
-        .query()
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(db_err)?;
-        let Some(row) = row else {
+        let Some((version, document, applied_at)) = CONFIGS.latest(self).await? else {
             return Ok(None);
         };
-        let document: String = col(&row, "document")?;
         Ok(Some(StoredConfig {
             config: serde_json::from_str(&document).map_err(|e| corrupt("config", e))?,
-            version: col(&row, "version")?,
-            applied_at: col(&row, "applied_at")?,
+            version,
+            applied_at,
         }))
     }
 
@@ -76,23 +71,16 @@ impl ComputeStore for SqlStore {
         applied_at: i64,
     ) -> Result<i64> {
         let version = expected_version + 1;
-        let inserted = sql!(
-            "INSERT INTO compute_configs (version, document, applied_at) VALUES ($1, $2, $3)",
-            version,
-            to_json(config)?,
-            applied_at
-        )
-        .query()
-        .execute(&self.writer)
-        .await;
-        match inserted {
-            Ok(_) => Ok(version),
-            Err(e) if is_unique_violation(&e) => Err(ComputeError::Conflict(
+        if !CONFIGS
+            .insert(self, version, to_json(config)?, applied_at)
+            .await?
+        {
+            return Err(ComputeError::Conflict(
                 "the queues configuration changed while this one was being applied; apply again"
                     .into(),
-            )),
-            Err(e) => Err(db_err(e).into()),
+            ));
         }
+        Ok(version)
     }
 
     async fn insert_job(&self, job: &Job, event: &JobEvent) -> Result<()> {

@@ -6,8 +6,11 @@ use galley_features::definitions::Definitions;
 use galley_features::store::{Materialization, StoredDefinitions};
 use galley_features::{FeatureError, FeatureRegistryStore};
 
-use crate::sql::{col, db_err, is_unique_violation, sql};
+use crate::sql::{col, db_err, sql, VersionedDocuments};
 use crate::SqlStore;
+
+/// The versions of the feature definitions.
+const DEFINITIONS: VersionedDocuments = VersionedDocuments("feature_definitions");
 
 type Result<T> = std::result::Result<T, FeatureError>;
 
@@ -20,22 +23,13 @@ fn corrupt(what: &str, error: impl std::fmt::Display) -> FeatureError {
 #[async_trait]
 impl FeatureRegistryStore for SqlStore {
     async fn definitions(&self) -> Result<Option<StoredDefinitions>> {
-        let row = sql!(
-            "SELECT version, document, applied_at FROM feature_definitions \
-             ORDER BY version DESC LIMIT 1"
-        )
-        .query()
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(db_err)?;
-        let Some(row) = row else {
+        let Some((version, document, applied_at)) = DEFINITIONS.latest(self).await? else {
             return Ok(None);
         };
-        let document: String = col(&row, "document")?;
         Ok(Some(StoredDefinitions {
             definitions: serde_json::from_str(&document).map_err(|e| corrupt("definitions", e))?,
-            version: col(&row, "version")?,
-            applied_at: col(&row, "applied_at")?,
+            version,
+            applied_at,
         }))
     }
 
@@ -47,23 +41,16 @@ impl FeatureRegistryStore for SqlStore {
     ) -> Result<i64> {
         let version = expected_version + 1;
         let document = serde_json::to_string(definitions).map_err(|e| corrupt("encoding", e))?;
-        let inserted = sql!(
-            "INSERT INTO feature_definitions (version, document, applied_at) VALUES ($1, $2, $3)",
-            version,
-            document,
-            applied_at
-        )
-        .query()
-        .execute(&self.writer)
-        .await;
-        match inserted {
-            Ok(_) => Ok(version),
-            Err(e) if is_unique_violation(&e) => Err(FeatureError::Conflict(
+        if !DEFINITIONS
+            .insert(self, version, document, applied_at)
+            .await?
+        {
+            return Err(FeatureError::Conflict(
                 "the feature definitions changed while these were being applied; apply again"
                     .into(),
-            )),
-            Err(e) => Err(db_err(e).into()),
+            ));
         }
+        Ok(version)
     }
 
     async fn record_materialization(&self, materialization: &Materialization) -> Result<()> {

@@ -251,3 +251,58 @@ pub(crate) async fn fetch_page<T, E: From<StoreFailure>>(
     let next_offset = page_end(&mut items, max_results, offset);
     Ok((items, next_offset))
 }
+
+/// A table of whole-document versions (`version`, `document`, `applied_at`): a configuration
+/// applied as one value, versions counting up, the newest in force.
+pub(crate) struct VersionedDocuments(pub &'static str);
+
+impl VersionedDocuments {
+    /// The newest `(version, document, applied_at)`, if any.
+    pub(crate) async fn latest(
+        &self,
+        store: &crate::SqlStore,
+    ) -> Result<Option<(i64, String, i64)>, StoreFailure> {
+        let statement = Sql::new(format!(
+            "SELECT version, document, applied_at FROM {} ORDER BY version DESC LIMIT 1",
+            self.0
+        ));
+        let Some(row) = statement
+            .query()
+            .fetch_optional(&store.reader)
+            .await
+            .map_err(db_err)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((
+            col(&row, "version")?,
+            col(&row, "document")?,
+            col(&row, "applied_at")?,
+        )))
+    }
+
+    /// Stores `document` as `version`; `false` (nothing written) when that version exists
+    /// already, i.e. a concurrent apply won.
+    pub(crate) async fn insert(
+        &self,
+        store: &crate::SqlStore,
+        version: i64,
+        document: String,
+        applied_at: i64,
+    ) -> Result<bool, StoreFailure> {
+        let statement = sql!(
+            format!(
+                "INSERT INTO {} (version, document, applied_at) VALUES ($1, $2, $3)",
+                self.0
+            ),
+            version,
+            document,
+            applied_at
+        );
+        match statement.query().execute(&store.writer).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(db_err(e)),
+        }
+    }
+}

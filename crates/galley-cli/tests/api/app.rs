@@ -45,13 +45,19 @@ pub fn test_config(data_dir: &std::path::Path) -> ServerConfig {
 
 /// Starts a server; it stops when the returned sender is dropped.
 pub async fn start(config: &ServerConfig) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let server = Server::build(config).await.unwrap();
-    let address = server.local_addr().unwrap();
+    try_start(config).await.unwrap()
+}
+
+async fn try_start(
+    config: &ServerConfig,
+) -> anyhow::Result<(String, tokio::sync::oneshot::Sender<()>)> {
+    let server = Server::build(config).await?;
+    let address = server.local_addr()?;
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(server.run(async move {
         let _ = stopped.await;
     }));
-    (format!("http://{address}"), shutdown)
+    Ok((format!("http://{address}"), shutdown))
 }
 
 /// `spawn_app` with the configuration adjusted first, e.g. another artifact root.
@@ -69,6 +75,32 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
 }
 
 impl TestApp {
+    /// Stops this server and starts another on the same data dir: what a restart finds. The
+    /// new one starts once the old one has let go of the data dir (the embedded online store
+    /// admits one server at a time).
+    pub async fn restart(self) -> TestApp {
+        let TestApp {
+            http,
+            data_dir,
+            _shutdown,
+            ..
+        } = self;
+        drop(_shutdown);
+        let config = test_config(data_dir.path());
+        for _ in 0..50 {
+            if let Ok((base, shutdown)) = try_start(&config).await {
+                return TestApp {
+                    base,
+                    http,
+                    data_dir,
+                    _shutdown: shutdown,
+                };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the restarted server could not open the data dir");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

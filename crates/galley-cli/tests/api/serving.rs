@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::app::{spawn_app, start, test_config, TestApp};
+use crate::app::{spawn_app, TestApp};
 
 /// Two sklearn classifiers with the same signature (X: FP32 [-1, 4]), made by
 /// scripts/make_onnx_fixtures.py, with onnxruntime's answers for 8 rows.
@@ -461,10 +461,9 @@ async fn deployments_survive_a_restart() {
     )
     .await;
 
-    // A second server on the same data dir: what a restart finds.
-    let (base, _stop) = start(&test_config(app.data_dir.path())).await;
+    let app = app.restart().await;
     let (rows, expected) = fixture();
-    let (status, reply) = infer(&app.http, &base, "kept", &v2_request(&rows)).await;
+    let (status, reply) = infer(&app.http, &app.base, "kept", &v2_request(&rows)).await;
     assert_eq!(status, 200, "{reply}");
     assert_eq!(labels(&reply), expected);
 }

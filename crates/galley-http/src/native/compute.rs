@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::{flag, JsonBody, QueryParams};
 use crate::AppState;
 
 type Reply = ApiResult<Json<Value>>;
@@ -161,15 +161,7 @@ pub async fn apply(
 ) -> Reply {
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::invalid("the queues file is not UTF-8 text"))?;
-    let dry_run = match q.dry_run.as_deref() {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "dry_run must be true or false, got '{other}'"
-            )))
-        }
-    };
+    let dry_run = flag(q.dry_run.as_deref(), "dry_run")?;
     let outcome = s.compute.apply(text, dry_run).await?;
     Ok(Json(json!(outcome)))
 }

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{json, Number, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::{flag, JsonBody, QueryParams};
 use crate::AppState;
 
 type Reply = ApiResult<Json<Value>>;
@@ -55,16 +55,6 @@ pub async fn apply(
         "changes": outcome.plan.changes,
         "plan": outcome.plan.lines(),
     })))
-}
-
-fn flag(value: Option<&str>, name: &str) -> ApiResult<bool> {
-    match value {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(other) => Err(ApiError::invalid(format!(
-            "{name} must be true or false, got '{other}'"
-        ))),
-    }
 }
 
 pub async fn list(State(s): State<AppState>) -> Reply {
