@@ -33,6 +33,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -669,7 +670,33 @@ def measure_online(host: str, port: int, args) -> dict:
             errors += answer["errors"]
         result[f"c{clients}"] = {"rps": len(latencies) / args.seconds, "p50_ms": percentile(latencies, 50) * 1000,
                                  "p99_ms": percentile(latencies, 99) * 1000, "errors": errors}
+        if args.wrk:
+            result[f"wrk{clients}"] = measure_wrk(host, port, spec, clients, args.seconds)
     return result
+
+
+def measure_wrk(host: str, port: int, spec: dict, clients: int, seconds: float) -> dict:
+    """The same closed loop through wrk (one native thread), which leaves the server more CPU."""
+    script = Path(tempfile.mkdtemp()) / "post.lua"
+    bodies = ",\n".join(f"[[{b.decode()}]]" for b in _bodies({**spec, "distinct_bodies": 256}))
+    script.write_text(
+        "local bodies = {\n" + bodies + "\n}\nlocal i = 0\n"
+        "request = function()\n  i = i % #bodies + 1\n"
+        "  return wrk.format('POST', '/get-online-features', {['Content-Type'] = 'application/json'}, bodies[i])\nend\n")
+    done = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "--latency", "-s", str(script),
+                           f"http://{host}:{port}"], capture_output=True, text=True, timeout=seconds + 60)
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed: {done.stderr[-1000:]}")
+    unit = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+    def latency(percent: str) -> float:
+        match = re.search(rf"^\s+{percent}%\s+([0-9.]+)(us|ms|s)\s*$", done.stdout, re.M)
+        return float(match.group(1)) * unit[match.group(2)] if match else float("nan")
+
+    rps = re.search(r"Requests/sec:\s+([0-9.]+)", done.stdout)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", done.stdout)
+    return {"rps": float(rps.group(1)) if rps else float("nan"), "p50_ms": latency("50"), "p99_ms": latency("99"),
+            "errors": int(non_2xx.group(1)) if non_2xx else 0}
 
 
 def check_same_answers(a_uri: str, b_uri: str, entities: int) -> str:
@@ -851,6 +878,23 @@ def report(args, hist: dict | None, online: dict | None, versions: dict) -> str:
                 ratios.append(f"- {g} vs {f}: " + ", ".join(parts))
         if ratios:
             lines += ["", *ratios]
+        if args.wrk:
+            lines += ["", f"The same closed loop through `wrk -t1` (one native thread), {args.seconds:g} s per level:", "",
+                      "| server | " + " | ".join(f"req/s @{c} (p50/p99 ms)" for c in args.concurrency) + " | non-2xx |",
+                      "|" + "---|" * (2 + len(args.concurrency))]
+            for name, r in peers.items():
+                if f"wrk{args.concurrency[0]}" not in r:
+                    continue
+                cells = [f"{r[f'wrk{c}']['rps']:,.0f} ({r[f'wrk{c}']['p50_ms']:.2f}/{r[f'wrk{c}']['p99_ms']:.2f})"
+                         for c in args.concurrency]
+                lines.append(f"| {name} | " + " | ".join(cells) +
+                             f" | {sum(r[f'wrk{c}']['errors'] for c in args.concurrency)} |")
+            for g, f in pairs:
+                G, F = peers.get(g, {}), peers.get(f, {})
+                if all(f"wrk{c}" in G and f"wrk{c}" in F for c in args.concurrency):
+                    lines.append(f"- {g} vs {f} (wrk): " + ", ".join(
+                        f"req/s @{c} Galley/Feast {ratio(G[f'wrk{c}']['rps'], F[f'wrk{c}']['rps'])}"
+                        for c in args.concurrency))
     return "\n".join(lines) + "\n"
 
 
@@ -876,6 +920,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="per closed-loop level (default 10)")
     ap.add_argument("--load-procs", type=int, default=1, help="load generator processes (default 1)")
     ap.add_argument("--feast-workers", type=int, default=1, help="`feast serve --workers` (default 1)")
+    ap.add_argument("--wrk", action="store_true",
+                    help="also measure the closed loop with wrk (a native load generator; apt-get install wrk)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workdir", type=Path, help="where data goes (default: a temporary folder)")
     ap.add_argument("--keep-data", action="store_true")

@@ -8,6 +8,7 @@
 #   GALLEY_BIN=target/release/galley bench/features/run.sh            # 1,000,000 entity rows, 10,000,000 feature rows
 #   GALLEY_BIN=target/release/galley bench/features/run.sh --entity-rows 100000 --feature-rows 1000000 --timeout 900
 #   GALLEY_BIN=target/release/galley bench/features/run.sh --skip-historical --concurrency 1,8,32 --load-procs 2
+#   GALLEY_BIN=target/release/galley bench/features/run.sh --skip-historical --wrk      # also through wrk (native)
 #   bench/features/run.sh --only feast --entity-rows 10000 --feature-rows 100000     # Feast alone
 #
 # Builds nothing. Redis: GALLEY_BENCH_REDIS_URL, else a throwaway redis-server on a free port when
