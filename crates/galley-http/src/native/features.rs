@@ -13,11 +13,12 @@ use galley_features::selection::FeatureRequest;
 use galley_features::value::Value as FeatureValue;
 use galley_features_offline::OutputFormat;
 use galley_features_runtime::{
-    format_time, parse_time, ApplyOptions, HistoricalRequest, MaterializeRequest, OnlineAnswer,
+    format_time, parse_time, ApplyOptions, FeatureStatus, HistoricalRequest, MaterializeRequest,
+    OnlineAnswer,
 };
 use galley_tables::Format;
-use serde::Deserialize;
-use serde_json::{json, Number, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{flag, JsonBody, QueryParams};
@@ -259,28 +260,98 @@ async fn read_online(s: &AppState, body: OnlineBody) -> ApiResult<OnlineAnswer> 
 pub async fn get_online_features(
     State(s): State<AppState>,
     JsonBody(body): JsonBody<OnlineBody>,
-) -> Reply {
+) -> ApiResult<Response> {
     let answer = read_online(&s, body).await?;
-    let names: Vec<&str> = answer.columns.iter().map(|c| c.name.as_str()).collect();
-    let results: Vec<Value> = answer
-        .columns
-        .iter()
-        .map(|column| {
-            json!({
-                "values": column.values.iter().map(value_to_json).collect::<Vec<_>>(),
-                "statuses": column.statuses,
-                "event_timestamps": column
-                    .event_timestamps
-                    .iter()
-                    .map(|t| format_time(t.unwrap_or(0)))
-                    .collect::<Vec<_>>(),
+    let feast = FeastAnswer {
+        metadata: FeastMetadata {
+            feature_names: answer.columns.iter().map(|c| c.name.as_str()).collect(),
+        },
+        results: answer
+            .columns
+            .iter()
+            .map(|column| FeastColumn {
+                values: Values(&column.values),
+                statuses: &column.statuses,
+                event_timestamps: EpochOr(&column.event_timestamps),
             })
-        })
-        .collect();
-    Ok(Json(json!({
-        "metadata": { "feature_names": names },
-        "results": results,
-    })))
+            .collect(),
+    };
+    // Written straight from the answer: the hot path of online serving builds no JSON tree.
+    let body = serde_json::to_vec(&feast)
+        .map_err(|e| ApiError::new(galley_core::ErrorCode::InternalError, e.to_string()))?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
+}
+
+#[derive(Serialize)]
+struct FeastAnswer<'a> {
+    metadata: FeastMetadata<'a>,
+    results: Vec<FeastColumn<'a>>,
+}
+
+#[derive(Serialize)]
+struct FeastMetadata<'a> {
+    feature_names: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct FeastColumn<'a> {
+    values: Values<'a>,
+    statuses: &'a [FeatureStatus],
+    event_timestamps: EpochOr<'a>,
+}
+
+/// Feature values as a JSON list.
+struct Values<'a>(&'a [FeatureValue]);
+
+impl Serialize for Values<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(JsonValue))
+    }
+}
+
+/// Event times as RFC 3339, the epoch where there is none (as Feast shows them).
+struct EpochOr<'a>(&'a [Option<i64>]);
+
+impl Serialize for EpochOr<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|t| format_time(t.unwrap_or(0))))
+    }
+}
+
+/// One feature value as JSON: JSON has no NaN or infinity, so they travel as null; bytes as
+/// base64; times as RFC 3339.
+struct JsonValue<'a>(&'a FeatureValue);
+
+impl Serialize for JsonValue<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let float = |v: f64, serializer: S| {
+            if v.is_finite() {
+                serializer.serialize_f64(v)
+            } else {
+                serializer.serialize_unit()
+            }
+        };
+        match self.0 {
+            FeatureValue::Null => serializer.serialize_unit(),
+            FeatureValue::Bool(b) => serializer.serialize_bool(*b),
+            FeatureValue::Int32(v) => serializer.serialize_i32(*v),
+            FeatureValue::Int64(v) => serializer.serialize_i64(*v),
+            FeatureValue::Float32(v) => float(f64::from(*v), serializer),
+            FeatureValue::Float64(v) => float(*v, serializer),
+            FeatureValue::String(s) => serializer.serialize_str(s),
+            FeatureValue::Bytes(b) => {
+                serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(b))
+            }
+            FeatureValue::Timestamp(t) => serializer.serialize_str(&format_time(*t)),
+        }
+    }
 }
 
 /// Galley's layout: one vector per entity row, in the order of `feature_names`.
@@ -375,20 +446,5 @@ fn value_from_json(value: Value) -> Result<FeatureValue, String> {
 }
 
 fn value_to_json(value: &FeatureValue) -> Value {
-    match value {
-        FeatureValue::Null => Value::Null,
-        FeatureValue::Bool(b) => Value::Bool(*b),
-        FeatureValue::Int32(v) => json!(v),
-        FeatureValue::Int64(v) => json!(v),
-        // JSON has no NaN or infinity: they travel as null.
-        FeatureValue::Float32(v) => {
-            Number::from_f64(f64::from(*v)).map_or(Value::Null, Value::Number)
-        }
-        FeatureValue::Float64(v) => Number::from_f64(*v).map_or(Value::Null, Value::Number),
-        FeatureValue::String(s) => Value::String(s.clone()),
-        FeatureValue::Bytes(b) => {
-            Value::String(base64::engine::general_purpose::STANDARD.encode(b))
-        }
-        FeatureValue::Timestamp(t) => Value::String(format_time(*t)),
-    }
+    serde_json::to_value(JsonValue(value)).unwrap_or(Value::Null)
 }
