@@ -677,6 +677,16 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// A length of time as the server's schedule flags take it (`1h`, `30m`), or `off`.
+fn interval_or_off(text: &str) -> anyhow::Result<Option<std::time::Duration>> {
+    Ok(match text {
+        "off" => None,
+        length => Some(std::time::Duration::from_millis(
+            parse_window(length)? as u64
+        )),
+    })
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let client = Client::new(&cli.url);
     match cli.command {
@@ -718,12 +728,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     })?,
                     ..WriterSettings::default()
                 },
-                evaluation_interval: match evaluation_interval.as_str() {
-                    "off" => None,
-                    length => Some(std::time::Duration::from_millis(
-                        parse_window(length)? as u64
-                    )),
-                },
+                evaluation_interval: interval_or_off(&evaluation_interval)?,
                 alert_delivery: DeliverySettings::default(),
                 scheduler_interval: std::time::Duration::try_from_secs_f64(
                     scheduler_interval_seconds,
@@ -742,12 +747,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     )
                 }),
                 online_store,
-                materialize_interval: match materialize_interval.as_str() {
-                    "off" => None,
-                    length => Some(std::time::Duration::from_millis(
-                        parse_window(length)? as u64
-                    )),
-                },
+                materialize_interval: interval_or_off(&materialize_interval)?,
             };
             Server::build(&config).await?.run(shutdown_signal()).await
         }

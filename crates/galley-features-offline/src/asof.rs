@@ -409,52 +409,35 @@ fn join_view(
     let mut sorter = Sorter::new(keys.keys.len(), cutoff, budget, &options.spill_dir);
     if !order.order.is_empty() {
         let earliest = ttl.map_or(i64::MIN, |ttl| entity.min_time.saturating_sub(ttl));
-        let mut wanted: Vec<usize> = view
-            .join_keys
-            .iter()
-            .map(|k| source.column(k))
-            .collect::<Result<_, _>>()?;
-        let key_count = wanted.len();
-        wanted.push(source.column(&view.timestamp_column)?);
-        if let Some(created) = &view.created_column {
-            wanted.push(source.column(created)?);
-        }
+        let first_key = source.column(&view.join_keys[0])?;
         let single_integer =
-            key_count == 1 && source.schema().field(wanted[0]).data_type().is_integer();
+            view.join_keys.len() == 1 && source.schema().field(first_key).data_type().is_integer();
         let mut lookup = KeyLookup::new(&keys.keys, single_integer);
-        let (mut ts, mut created) = (Vec::new(), Vec::new());
-        let mut row_offset = 0u64;
-        for batch in source.batches(&wanted)? {
-            let batch = batch?;
-            let batch_keys = BatchKeys::new(&batch.columns()[..key_count])?;
-            nanos(batch.column(key_count).as_ref(), &mut ts);
-            match view.created_column {
-                Some(_) => nanos(batch.column(key_count + 1).as_ref(), &mut created),
-                None => {
-                    created.clear();
-                    created.resize(batch.num_rows(), NULL_TIME);
-                }
-            }
-            for (r, (&ts, &created)) in ts.iter().zip(&created).enumerate() {
-                let usable = ts != NULL_TIME
-                    && ts >= earliest
-                    && ts <= entity.max_time
-                    && (!cutoff || created <= entity.max_time);
+        source.scan_keys_and_times(
+            &view.join_keys,
+            &view.timestamp_column,
+            view.created_column.as_deref(),
+            |batch_keys, row| {
+                let usable = row.ts != NULL_TIME
+                    && row.ts >= earliest
+                    && row.ts <= entity.max_time
+                    && (!cutoff || row.created <= entity.max_time);
                 if !usable {
-                    continue;
+                    return Ok(());
                 }
-                let Some(key) = lookup.find(&batch_keys, r) else {
-                    continue;
+                let Some(key) = lookup.find(batch_keys, row.in_batch) else {
+                    return Ok(());
                 };
-                sorter.push(Record {
-                    key,
-                    ts,
-                    created,
-                    row: row_offset + r as u64,
-                })?;
-            }
-            row_offset += batch.num_rows() as u64;
-        }
+                sorter
+                    .push(Record {
+                        key,
+                        ts: row.ts,
+                        created: row.created,
+                        row: row.position,
+                    })
+                    .map_err(OfflineError::from)
+            },
+        )?;
     }
 
     // The merge: along each key's entity rows (by time) and records (by candidate time), a

@@ -7,7 +7,7 @@ use arrow_array::{ArrayRef, RecordBatch, TimestampNanosecondArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::error::OfflineError;
-use crate::keys::{key_kinds, BatchKeys, KeyInterner};
+use crate::keys::{key_kinds, KeyInterner};
 use crate::source::{OfflineSource, SourceBatches};
 use crate::times::{is_time, nanos, NULL_TIME};
 
@@ -90,52 +90,32 @@ pub fn latest_per_entity(
         .collect();
     let schema = Arc::new(Schema::new(fields));
 
-    let mut wanted: Vec<usize> = spec
-        .join_keys
-        .iter()
-        .map(|k| source.column(k))
-        .collect::<Result<_, _>>()?;
-    let key_count = wanted.len();
-    wanted.push(source.column(&spec.timestamp_column)?);
-    if let Some(created) = &spec.created_column {
-        wanted.push(source.column(created)?);
-    }
     let start = spec.start_ns.unwrap_or(i64::MIN);
     let end = spec.end_ns.unwrap_or(i64::MAX);
     let mut keys = KeyInterner::new();
     // Per key id: its best (event time, created time, row) so far.
     let mut best: Vec<(i64, i64, u64)> = Vec::new();
-    let (mut buf, mut ts, mut created) = (Vec::new(), Vec::new(), Vec::new());
-    let mut row_offset = 0u64;
-    for batch in source.batches(&wanted)? {
-        let batch = batch?;
-        let batch_keys = BatchKeys::new(&batch.columns()[..key_count])?;
-        nanos(batch.column(key_count).as_ref(), &mut ts);
-        match spec.created_column {
-            Some(_) => nanos(batch.column(key_count + 1).as_ref(), &mut created),
-            None => {
-                created.clear();
-                created.resize(batch.num_rows(), NULL_TIME);
-            }
-        }
-        for (r, (&ts, &created)) in ts.iter().zip(&created).enumerate() {
+    let mut buf = Vec::new();
+    source.scan_keys_and_times(
+        &spec.join_keys,
+        &spec.timestamp_column,
+        spec.created_column.as_deref(),
+        |batch_keys, row| {
             // A null time is NULL_TIME, below any start, and must not pass an open one.
-            if ts == NULL_TIME || ts < start || (spec.end_ns.is_some() && ts >= end) {
-                continue;
-            }
-            if !batch_keys.encode(r, &mut buf) {
-                continue;
+            let outside = row.ts < start || (spec.end_ns.is_some() && row.ts >= end);
+            if row.ts == NULL_TIME || outside || !batch_keys.encode(row.in_batch, &mut buf) {
+                return Ok(());
             }
             let id = keys.intern(&buf) as usize;
-            let candidate = (ts, created, row_offset + r as u64);
+            let candidate = (row.ts, row.created, row.position);
             if id == best.len() {
                 best.push(candidate);
             } else if candidate > best[id] {
                 best[id] = candidate;
             }
-        }
-        row_offset += batch.num_rows() as u64;
-    }
+            Ok(())
+        },
+    )?;
     drop(keys);
     let mut rows: Vec<u64> = best.into_iter().map(|(_, _, row)| row).collect();
     rows.sort_unstable();

@@ -8,6 +8,20 @@ use arrow_schema::SchemaRef;
 use galley_tables::{Format, Table};
 
 use crate::error::OfflineError;
+use crate::keys::BatchKeys;
+use crate::times::{nanos, NULL_TIME};
+
+/// One row of a key-and-time scan.
+#[derive(Clone, Copy)]
+pub(crate) struct ScannedRow {
+    /// Its index in the batch its keys came with.
+    pub(crate) in_batch: usize,
+    /// Its position in the source, counted across files.
+    pub(crate) position: u64,
+    /// Event and created times in nanoseconds; `NULL_TIME` where null (or no created column).
+    pub(crate) ts: i64,
+    pub(crate) created: i64,
+}
 
 /// One or more tables read one after the other; row positions count across all of them.
 pub struct OfflineSource {
@@ -104,6 +118,53 @@ impl OfflineSource {
 }
 
 /// Owns its readers, so it outlives the borrow of the source it came from.
+impl OfflineSource {
+    /// Streams the join keys and times of every row, the first pass of both a join and
+    /// latest-per-entity, handing each row with its batch's keys to `visit`.
+    pub(crate) fn scan_keys_and_times(
+        &self,
+        join_keys: &[String],
+        timestamp_column: &str,
+        created_column: Option<&str>,
+        mut visit: impl FnMut(&BatchKeys, ScannedRow) -> Result<(), OfflineError>,
+    ) -> Result<(), OfflineError> {
+        let mut wanted: Vec<usize> = join_keys
+            .iter()
+            .map(|k| self.column(k))
+            .collect::<Result<_, _>>()?;
+        let key_count = wanted.len();
+        wanted.push(self.column(timestamp_column)?);
+        if let Some(created) = created_column {
+            wanted.push(self.column(created)?);
+        }
+        let (mut ts, mut created) = (Vec::new(), Vec::new());
+        let mut position = 0u64;
+        for batch in self.batches(&wanted)? {
+            let batch = batch?;
+            let batch_keys = BatchKeys::new(&batch.columns()[..key_count])?;
+            nanos(batch.column(key_count).as_ref(), &mut ts);
+            match created_column {
+                Some(_) => nanos(batch.column(key_count + 1).as_ref(), &mut created),
+                None => {
+                    created.clear();
+                    created.resize(batch.num_rows(), NULL_TIME);
+                }
+            }
+            for (in_batch, (&ts, &created)) in ts.iter().zip(&created).enumerate() {
+                let row = ScannedRow {
+                    in_batch,
+                    position: position + in_batch as u64,
+                    ts,
+                    created,
+                };
+                visit(&batch_keys, row)?;
+            }
+            position += batch.num_rows() as u64;
+        }
+        Ok(())
+    }
+}
+
 pub(crate) type SourceBatches = Box<dyn Iterator<Item = Result<RecordBatch, OfflineError>> + Send>;
 
 fn list(folder: &Path, files: &mut Vec<PathBuf>) -> Result<(), OfflineError> {
