@@ -8,8 +8,9 @@
 //! time from which they are candidates), spilling sorted runs past the memory budget. One merge
 //! of the two sorted sides gives each entity row its winning source row; a second streaming
 //! pass over the source takes the winners' feature values. The answer streams the entity
-//! dataframe again with the features taken into place, so memory follows the entity
-//! dataframe and the budget, not the sources.
+//! dataframe again with the features taken into place. An entity dataframe longer than a pass
+//! (sized by the budget) is joined pass by pass, so memory follows the budget, not the sources
+//! nor the entity dataframe.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,6 +63,10 @@ pub struct JoinOptions {
     /// to files in `spill_dir`.
     pub memory_budget_bytes: usize,
     pub spill_dir: PathBuf,
+    /// Entity rows joined per pass: a longer entity dataframe is joined in passes, each
+    /// reading the sources again, so its length does not bound memory either. `None`: as many
+    /// as about the memory budget again holds.
+    pub entity_rows_per_pass: Option<usize>,
 }
 
 impl Default for JoinOptions {
@@ -70,57 +75,142 @@ impl Default for JoinOptions {
             created_cutoff: false,
             memory_budget_bytes: 1 << 30,
             spill_dir: std::env::temp_dir(),
+            entity_rows_per_pass: None,
         }
     }
 }
 
+/// Entity rows a pass holds when `entity_rows_per_pass` is not set: what the memory budget
+/// buys at about this many bytes per row and view (key id, time, order, winner, index).
+const ENTITY_BYTES_PER_ROW_AND_VIEW: usize = 64;
+/// A pass the budget sizes is never smaller than this: each pass reads the sources again.
+const MIN_DERIVED_ROWS_PER_PASS: usize = 1 << 16;
+/// Entity rows are numbered with `u32` within a pass (`NO_KEY` is the largest).
+const MAX_ROWS_PER_PASS: usize = u32::MAX as usize - 1;
+
 /// The training set, streamed: the entity dataframe's batches, in order, each with the views'
-/// features appended.
-pub struct Joined {
+/// features appended. An entity dataframe longer than a pass is joined pass by pass as the
+/// answer is read.
+pub struct Joined<'a> {
     schema: SchemaRef,
-    rows: usize,
-    entity: SourceBatches,
-    views: Vec<ViewOutput>,
+    views: &'a [(&'a OfflineSource, &'a ViewJoin)],
+    options: &'a JoinOptions,
+    timestamp_column: &'a str,
+    rows_per_pass: usize,
+    /// The entity dataframe's times and keys, read a pass ahead of `rows`.
+    keys: EntityKeyColumns,
+    /// The entity dataframe's every column, for the answer.
+    rows: RowWindows,
+    /// Rows of the entity dataframe before this pass.
+    passed: usize,
+    pass: Vec<ViewOutput>,
+    pass_rows: usize,
+    /// Rows of this pass already answered.
     offset: usize,
+    failed: bool,
 }
 
-impl Joined {
+impl Joined<'_> {
     pub fn schema(&self) -> &SchemaRef {
         &self.schema
     }
 
-    /// Rows the training set has (the entity dataframe's).
-    pub fn num_rows(&self) -> usize {
-        self.rows
+    /// Joins the next `rows_per_pass` entity rows; false when none are left.
+    fn next_pass(&mut self) -> Result<bool, OfflineError> {
+        self.passed += self.pass_rows;
+        // The last pass's memory goes before the next pass takes its own.
+        self.pass = Vec::new();
+        self.pass_rows = 0;
+        self.offset = 0;
+        let side = EntitySide::read(
+            &mut self.keys,
+            self.rows_per_pass,
+            self.passed,
+            self.timestamp_column,
+        )?;
+        if side.times.is_empty() {
+            return Ok(false);
+        }
+        self.pass = join_views(&side, self.views, self.options)?;
+        self.pass_rows = side.times.len();
+        Ok(true)
     }
-}
 
-impl Iterator for Joined {
-    type Item = Result<RecordBatch, OfflineError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let batch = match self.entity.next()? {
-            Ok(batch) => batch,
-            Err(e) => return Some(Err(e)),
-        };
+    fn answer(&mut self, batch: RecordBatch) -> Result<RecordBatch, OfflineError> {
         let rows = batch.num_rows();
         let mut columns = batch.columns().to_vec();
-        for view in &self.views {
+        for view in &self.pass {
             let indices = view.index.slice(self.offset, rows);
             for values in &view.values {
-                match arrow_select::take::take(values, &indices, None) {
-                    Ok(column) => columns.push(column),
-                    Err(e) => return Some(Err(e.into())),
-                }
+                columns.push(arrow_select::take::take(values, &indices, None)?);
             }
         }
         self.offset += rows;
-        Some(RecordBatch::try_new(self.schema.clone(), columns).map_err(OfflineError::from))
+        Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
     }
 }
 
-/// One view's features for every entity row: `values[f]` holds a null then each winning
-/// source row's value once, and `index[row]` points into it (0 where nothing matched).
+impl Iterator for Joined<'_> {
+    type Item = Result<RecordBatch, OfflineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let answer = loop {
+            if self.offset == self.pass_rows {
+                match self.next_pass() {
+                    Ok(true) => {}
+                    Ok(false) => return None,
+                    Err(e) => break Err(e),
+                }
+            }
+            match self.rows.next(self.pass_rows - self.offset)? {
+                Ok(batch) if batch.num_rows() == 0 => continue,
+                Ok(batch) => break self.answer(batch),
+                Err(e) => break Err(e),
+            }
+        };
+        self.failed = answer.is_err();
+        Some(answer)
+    }
+}
+
+/// Batches of a stream taken at most `max_rows` at a time: a longer batch is split and its
+/// rest held for the next call.
+struct RowWindows {
+    batches: SourceBatches,
+    held: Option<RecordBatch>,
+}
+
+impl RowWindows {
+    fn new(batches: SourceBatches) -> Self {
+        Self {
+            batches,
+            held: None,
+        }
+    }
+
+    /// `max_rows` must not be 0.
+    fn next(&mut self, max_rows: usize) -> Option<Result<RecordBatch, OfflineError>> {
+        let batch = match self.held.take() {
+            Some(batch) => batch,
+            None => match self.batches.next()? {
+                Ok(batch) => batch,
+                Err(e) => return Some(Err(e)),
+            },
+        };
+        if batch.num_rows() <= max_rows {
+            return Some(Ok(batch));
+        }
+        self.held = Some(batch.slice(max_rows, batch.num_rows() - max_rows));
+        Some(Ok(batch.slice(0, max_rows)))
+    }
+}
+
+/// One feature view's features for every entity row of a pass: `values[f]` holds a null then
+/// each winning source row's value once, and `index[row]` points into it (0 where nothing
+/// matched).
 struct ViewOutput {
     index: UInt32Array,
     values: Vec<ArrayRef>,
@@ -128,18 +218,56 @@ struct ViewOutput {
 
 /// Every entity row with, per view, its keys' latest feature values at or before its time
 /// (ties on time to the later created row, then to the later row of the source) within the
-/// view's ttl, or nulls. Rows are neither dropped nor merged, duplicates included. The work is
-/// done before this returns; the answer then streams batch by batch.
-pub fn point_in_time_join(
-    entity: &EntityFrame,
-    views: &[(&OfflineSource, &ViewJoin)],
-    options: &JoinOptions,
-) -> Result<Joined, OfflineError> {
+/// view's ttl, or nulls. Rows are neither dropped nor merged, duplicates included. The first
+/// pass is done before this returns (so bad input fails here); the answer then streams batch
+/// by batch, later passes joined as it reaches them.
+pub fn point_in_time_join<'a>(
+    entity: &'a EntityFrame,
+    views: &'a [(&'a OfflineSource, &'a ViewJoin)],
+    options: &'a JoinOptions,
+) -> Result<Joined<'a>, OfflineError> {
     let entity_schema = entity.table.schema().clone();
     let schema = check(entity, &entity_schema, views)?;
-    let entity_side = EntitySide::read(entity, &entity_schema, views)?;
+    let keys = EntityKeyColumns::new(entity, &entity_schema, views)?;
+    let all: Vec<usize> = (0..entity_schema.fields().len()).collect();
+    let rows = RowWindows::new(Box::new(
+        entity
+            .table
+            .batches(&all)?
+            .map(|b| b.map_err(OfflineError::from)),
+    ));
+    let rows_per_pass = options
+        .entity_rows_per_pass
+        .unwrap_or_else(|| {
+            let per_row = ENTITY_BYTES_PER_ROW_AND_VIEW * views.len().max(1);
+            (options.memory_budget_bytes / per_row).max(MIN_DERIVED_ROWS_PER_PASS)
+        })
+        .clamp(1, MAX_ROWS_PER_PASS);
+    let mut joined = Joined {
+        schema,
+        views,
+        options,
+        timestamp_column: &entity.timestamp_column,
+        rows_per_pass,
+        keys,
+        rows,
+        passed: 0,
+        pass: Vec::new(),
+        pass_rows: 0,
+        offset: 0,
+        failed: false,
+    };
+    joined.next_pass()?;
+    Ok(joined)
+}
 
-    // Views are independent; a few at a time run side by side, sharing the budget.
+/// Joins one pass of entity rows with every view. Views are independent; a few at a time run
+/// side by side, sharing the budget.
+fn join_views(
+    entity_side: &EntitySide,
+    views: &[(&OfflineSource, &ViewJoin)],
+    options: &JoinOptions,
+) -> Result<Vec<ViewOutput>, OfflineError> {
     let workers = views.len().clamp(1, 8);
     let budget = options.memory_budget_bytes / workers;
     let next = AtomicUsize::new(0);
@@ -152,7 +280,7 @@ pub fn point_in_time_join(
                 let Some((source, view)) = views.get(v) else {
                     break;
                 };
-                let result = join_view(&entity_side, v, source, view, options, budget);
+                let result = join_view(entity_side, v, source, view, options, budget);
                 let failed = result.is_err();
                 results.lock().unwrap_or_else(|p| p.into_inner())[v] = Some(result);
                 if failed {
@@ -170,19 +298,7 @@ pub fn point_in_time_join(
             None => continue,
         }
     }
-    let all: Vec<usize> = (0..entity_schema.fields().len()).collect();
-    Ok(Joined {
-        schema,
-        rows: entity_side.times.len(),
-        entity: Box::new(
-            entity
-                .table
-                .batches(&all)?
-                .map(|b| b.map_err(OfflineError::from)),
-        ),
-        views: outputs,
-        offset: 0,
-    })
+    Ok(outputs)
 }
 
 /// Checks every name and type before any row is read, and answers the output schema.
@@ -241,8 +357,8 @@ fn check(
 const NO_KEY: u32 = u32::MAX;
 const NO_ROW: u64 = u64::MAX;
 
-/// What the views need of the entity dataframe: every row's time, and per view every row's
-/// key id (`NO_KEY` for a null key) and the distinct keys.
+/// What the views need of one pass of the entity dataframe: every row's time, and per view
+/// every row's key id (`NO_KEY` for a null key) and the distinct keys.
 struct EntitySide {
     times: Vec<i64>,
     min_time: i64,
@@ -255,13 +371,19 @@ struct EntityKeys {
     ids: Vec<u32>,
 }
 
-impl EntitySide {
-    fn read(
+/// The entity dataframe's time column and every view's key columns, read once for all views:
+/// column 0 is the time, and `positions[v]` are view `v`'s keys among the columns read.
+struct EntityKeyColumns {
+    windows: RowWindows,
+    positions: Vec<Vec<usize>>,
+}
+
+impl EntityKeyColumns {
+    fn new(
         entity: &EntityFrame,
         schema: &SchemaRef,
         views: &[(&OfflineSource, &ViewJoin)],
     ) -> Result<Self, OfflineError> {
-        // One read for the time and every view's keys; each view finds its keys by position.
         let time_index = schema.index_of(&entity.timestamp_column)?;
         let mut wanted = vec![time_index];
         let mut positions: Vec<Vec<usize>> = Vec::with_capacity(views.len());
@@ -280,11 +402,32 @@ impl EntitySide {
             }
             positions.push(mine);
         }
+        let batches = entity
+            .table
+            .batches(&wanted)?
+            .map(|b| b.map_err(OfflineError::from));
+        Ok(Self {
+            windows: RowWindows::new(Box::new(batches)),
+            positions,
+        })
+    }
+}
+
+impl EntitySide {
+    /// The next `rows` rows (fewer at the end); `first_row` is the first one's number in the
+    /// entity dataframe, for errors.
+    fn read(
+        columns: &mut EntityKeyColumns,
+        rows: usize,
+        first_row: usize,
+        timestamp_column: &str,
+    ) -> Result<Self, OfflineError> {
         let mut side = Self {
             times: Vec::new(),
             min_time: i64::MAX,
             max_time: i64::MIN,
-            views: views
+            views: columns
+                .positions
                 .iter()
                 .map(|_| EntityKeys {
                     keys: KeyInterner::new(),
@@ -293,13 +436,16 @@ impl EntitySide {
                 .collect(),
         };
         let (mut batch_times, mut buf) = (Vec::new(), Vec::new());
-        for batch in entity.table.batches(&wanted)? {
+        while side.times.len() < rows {
+            let Some(batch) = columns.windows.next(rows - side.times.len()) else {
+                break;
+            };
             let batch = batch?;
             nanos(batch.column(0).as_ref(), &mut batch_times);
             if let Some(i) = batch_times.iter().position(|&t| t == NULL_TIME) {
                 return Err(OfflineError::NullEntityTime {
-                    column: entity.timestamp_column.clone(),
-                    row: side.times.len() + i,
+                    column: timestamp_column.to_string(),
+                    row: first_row + side.times.len() + i,
                 });
             }
             for &t in &batch_times {
@@ -307,7 +453,7 @@ impl EntitySide {
                 side.max_time = side.max_time.max(t);
             }
             side.times.extend_from_slice(&batch_times);
-            for (view, mine) in side.views.iter_mut().zip(&positions) {
+            for (view, mine) in side.views.iter_mut().zip(&columns.positions) {
                 let arrays: Vec<ArrayRef> = mine.iter().map(|&p| batch.column(p).clone()).collect();
                 let keys = BatchKeys::new(&arrays)?;
                 for row in 0..batch.num_rows() {
@@ -319,11 +465,6 @@ impl EntitySide {
                     view.ids.push(id);
                 }
             }
-        }
-        if u32::try_from(side.times.len()).is_err() {
-            return Err(OfflineError::TooManyEntityRows {
-                rows: side.times.len(),
-            });
         }
         Ok(side)
     }

@@ -47,8 +47,6 @@ pub enum OfflineError {
     },
     #[error("{path}: no .parquet or .csv files")]
     EmptyFolder { path: PathBuf },
-    #[error("the entity dataframe has {rows} rows; at most 4294967295 can be joined")]
-    TooManyEntityRows { rows: usize },
     #[error("cannot combine columns: {0}")]
     Arrow(String),
     #[error("cannot write the training set: {0}")]

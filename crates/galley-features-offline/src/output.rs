@@ -43,7 +43,7 @@ impl OutputFormat {
 
 /// Writes the training set to `out`; answers the rows written.
 pub fn write_output<W: Write + Send>(
-    joined: Joined,
+    joined: Joined<'_>,
     format: OutputFormat,
     out: W,
 ) -> Result<u64, OfflineError> {
@@ -52,7 +52,7 @@ pub fn write_output<W: Write + Send>(
 }
 
 /// Writes the training set to a new file at `path`, in the format its extension names.
-pub fn write_output_file(joined: Joined, path: &Path) -> Result<u64, OfflineError> {
+pub fn write_output_file(joined: Joined<'_>, path: &Path) -> Result<u64, OfflineError> {
     let format = OutputFormat::from_path(path)?;
     let file = File::create(path).map_err(|e| {
         std::io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))

@@ -304,6 +304,7 @@ fn join_of_the_benchmark_shape() {
         created_cutoff: false,
         memory_budget_bytes: budget,
         spill_dir: spill.path().to_path_buf(),
+        entity_rows_per_pass: None,
     };
     let joined = point_in_time_join(&entity, &pairs, &options).unwrap();
     let join_s = started.elapsed().as_secs_f64();

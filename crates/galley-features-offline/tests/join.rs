@@ -399,6 +399,22 @@ fn forced_spilling_gives_the_same_answer() {
         .unwrap();
         assert_eq!(i64_column(&spilled, "row"), i64_column(&big, "row"));
     }
+    // An entity dataframe longer than a pass is joined in passes, each reading the source
+    // again; passes end inside batches and between them.
+    for rows_per_pass in [1, 7, 499, 500] {
+        let passes = join(
+            &entity,
+            &[(&rows, &v)],
+            &JoinOptions {
+                memory_budget_bytes: 1_000,
+                spill_dir: dir.path().join("spill"),
+                entity_rows_per_pass: Some(rows_per_pass),
+                ..options()
+            },
+        )
+        .unwrap();
+        assert_eq!(i64_column(&passes, "row"), i64_column(&big, "row"));
+    }
     assert!(i64_column(&big, "row").iter().any(Option::is_some));
     // Unnamed spill files leave nothing behind.
     assert_eq!(
@@ -547,6 +563,16 @@ fn errors_name_what_is_wrong() {
     let error = fail(&null_time, &stats, &v);
     assert!(
         matches!(&error, OfflineError::NullEntityTime { row: 2, column } if column == "event_timestamp"),
+        "{error}"
+    );
+    // Found in a later pass, it fails the answer's stream, still with its row.
+    let in_passes = JoinOptions {
+        entity_rows_per_pass: Some(2),
+        ..options()
+    };
+    let error = join(&null_time, &[(&stats, &v)], &in_passes).unwrap_err();
+    assert!(
+        matches!(&error, OfflineError::NullEntityTime { row: 2, .. }),
         "{error}"
     );
 

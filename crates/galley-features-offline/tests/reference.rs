@@ -98,6 +98,7 @@ fn run(
     ttl: Option<i64>,
     cutoff: bool,
     budget: usize,
+    entity_rows_per_pass: Option<usize>,
 ) -> Vec<Option<i64>> {
     let frame = entity(vec![
         (
@@ -126,6 +127,7 @@ fn run(
             created_cutoff: cutoff,
             memory_budget_bytes: budget,
             spill_dir: dir.path().to_path_buf(),
+            entity_rows_per_pass,
         },
     )
     .unwrap();
@@ -180,11 +182,13 @@ proptest! {
         ttl in ttls(),
         cutoff in any::<bool>(),
         spill in any::<bool>(),
+        passes in prop::option::of(1usize..8),
     ) {
-        // A budget of nothing makes every record its own spilled run.
+        // A budget of nothing makes every record its own spilled run; a few entity rows per
+        // pass make the answer cross pass boundaries inside and between batches.
         let budget = if spill { 0 } else { 1 << 20 };
         let expected = reference(&entity_rows, &rows, ttl, cutoff);
-        prop_assert_eq!(run(&entity_rows, &rows, ttl, cutoff, budget), expected);
+        prop_assert_eq!(run(&entity_rows, &rows, ttl, cutoff, budget, passes), expected);
     }
 }
 
@@ -208,15 +212,15 @@ fn several_batches_agree_with_the_reference() {
     let entity_rows: Vec<(Option<i64>, i64)> = (0..9_000)
         .map(|_| (Some(next(320) as i64), next(1_100) as i64 * S))
         .collect();
-    for (ttl, cutoff, budget) in [
-        (Some(50 * S), false, 1 << 24),
-        (None, true, 1 << 24),
-        (Some(200 * S), true, 64 * 1024),
+    for (ttl, cutoff, budget, passes) in [
+        (Some(50 * S), false, 1 << 24, None),
+        (None, true, 1 << 24, Some(5_000)),
+        (Some(200 * S), true, 64 * 1024, Some(1_000)),
     ] {
         assert_eq!(
-            run(&entity_rows, &rows, ttl, cutoff, budget),
+            run(&entity_rows, &rows, ttl, cutoff, budget, passes),
             reference(&entity_rows, &rows, ttl, cutoff),
-            "ttl {ttl:?}, cutoff {cutoff}, budget {budget}"
+            "ttl {ttl:?}, cutoff {cutoff}, budget {budget}, passes of {passes:?} rows"
         );
     }
 }

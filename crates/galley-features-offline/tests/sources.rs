@@ -97,7 +97,8 @@ fn a_folder_with_a_different_file_is_refused_by_name() {
     ));
 }
 
-fn training_set() -> galley_features_offline::Joined {
+/// Hands a small training set to `write`.
+fn with_training_set<T>(write: impl FnOnce(galley_features_offline::Joined) -> T) -> T {
     let entity = EntityFrame {
         table: table(vec![
             ("driver_id", i64s(&[Some(1), Some(2)])),
@@ -120,14 +121,16 @@ fn training_set() -> galley_features_offline::Joined {
         None,
         &[("v", "v"), ("ts", "feature_ts")],
     );
-    point_in_time_join(&entity, &[(&source, &v)], &options()).unwrap()
+    let views = [(&source, &v)];
+    let options = options();
+    write(point_in_time_join(&entity, &views, &options).unwrap())
 }
 
 #[test]
 fn training_sets_write_as_csv_with_rfc3339_times_and_as_parquet() {
     let mut csv = Vec::new();
     assert_eq!(
-        write_output(training_set(), OutputFormat::Csv, &mut csv).unwrap(),
+        with_training_set(|joined| write_output(joined, OutputFormat::Csv, &mut csv)).unwrap(),
         2
     );
     assert_eq!(
@@ -139,7 +142,10 @@ fn training_sets_write_as_csv_with_rfc3339_times_and_as_parquet() {
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.parquet");
-    assert_eq!(write_output_file(training_set(), &path).unwrap(), 2);
+    assert_eq!(
+        with_training_set(|joined| write_output_file(joined, &path)).unwrap(),
+        2
+    );
     let back = Table::open(&path).unwrap();
     let names: Vec<String> = back
         .schema()
@@ -150,9 +156,11 @@ fn training_sets_write_as_csv_with_rfc3339_times_and_as_parquet() {
     assert_eq!(names, ["driver_id", "event_timestamp", "v", "feature_ts"]);
 
     let path = dir.path().join("out.csv");
-    write_output_file(training_set(), &path).unwrap();
+    with_training_set(|joined| write_output_file(joined, &path)).unwrap();
     assert!(std::fs::read_to_string(&path)
         .unwrap()
         .starts_with("driver_id,"));
-    assert!(write_output_file(training_set(), &dir.path().join("out.txt")).is_err());
+    assert!(
+        with_training_set(|joined| write_output_file(joined, &dir.path().join("out.txt"))).is_err()
+    );
 }

@@ -1,7 +1,11 @@
 //! Training sets: an entity dataframe joined point-in-time-correctly with the requested
-//! features, through the offline engine, answered as a Parquet or CSV file.
+//! features, through the offline engine, answered as a Parquet or CSV file. Both files live on
+//! disk, so neither the upload nor the answer is bounded by memory.
 
-use bytes::Bytes;
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom};
+use std::path::Path;
+
 use galley_features::selection::{FeatureRequest, Selection};
 use galley_features::{FeatureError, Result};
 use galley_features_offline::{
@@ -11,10 +15,11 @@ use galley_features_offline::{
 use galley_tables::{Format, Table};
 
 use crate::service::FeatureService;
-
-/// Sorted runs of feature rows beyond this spill to disk, so a join's memory stays bounded.
-const JOIN_MEMORY_BUDGET: usize = 1 << 30;
 use crate::sources::{blocking, OpenedSource};
+
+/// Sorted runs of feature rows beyond this spill to disk, and entity dataframes longer than
+/// it holds are joined in passes, so a join's memory stays bounded.
+const JOIN_MEMORY_BUDGET: usize = 1 << 30;
 
 #[derive(Clone, Debug)]
 pub struct HistoricalRequest {
@@ -27,16 +32,25 @@ pub struct HistoricalRequest {
 }
 
 impl FeatureService {
-    /// Joins `entity_df` (a Parquet or CSV file's bytes) with the requested features and
-    /// answers the training set in `output` format: every entity row, in order, with each
-    /// feature's latest value at or before the row's time and within its view's ttl.
+    /// A new file in the work folder for an uploaded entity dataframe, removed when dropped:
+    /// uploads go to disk, not memory, however large.
+    pub fn upload_file(&self) -> Result<tempfile::NamedTempFile> {
+        tempfile::NamedTempFile::new_in(&self.inner.work_dir).map_err(|e| {
+            FeatureError::Unavailable(format!("cannot make a file for the upload: {e}"))
+        })
+    }
+
+    /// Joins the entity dataframe in the file at `entity_df` (Parquet or CSV, as `input` says)
+    /// with the requested features and answers the training set in `output` format, in an
+    /// unnamed file in the work folder, read from its start: every entity row, in order, with
+    /// each feature's latest value at or before the row's time and within its view's ttl.
     pub async fn historical_features(
         &self,
-        entity_df: Bytes,
+        entity_df: &Path,
         input: Format,
         request: &HistoricalRequest,
         output: OutputFormat,
-    ) -> Result<Bytes> {
+    ) -> Result<File> {
         let snapshot = self.snapshot();
         let definitions = &snapshot.definitions;
         let selection =
@@ -58,7 +72,7 @@ impl FeatureService {
                     .iter()
                     .map(|(field, name)| FeatureColumn {
                         source_column: field.name.clone(),
-                        output_name: name.clone(),
+                        output_name: name.to_string(),
                     })
                     .collect(),
             };
@@ -69,9 +83,12 @@ impl FeatureService {
             created_cutoff: request.created_cutoff,
             memory_budget_bytes: JOIN_MEMORY_BUDGET,
             spill_dir: self.inner.work_dir.clone(),
+            entity_rows_per_pass: None,
         };
+        let entity_df = entity_df.to_path_buf();
+        let work_dir = self.inner.work_dir.clone();
         blocking(move || {
-            let table = Table::from_bytes(entity_df, input)?;
+            let table = Table::open_as(&entity_df, input)?;
             let entity = EntityFrame {
                 table,
                 timestamp_column,
@@ -79,9 +96,11 @@ impl FeatureService {
             let views: Vec<(&galley_features_offline::OfflineSource, &ViewJoin)> =
                 opened.iter().map(|(s, j)| (&s.table, j)).collect();
             let joined = point_in_time_join(&entity, &views, &options)?;
-            let mut out = Vec::new();
+            let mut out = BufWriter::with_capacity(1 << 20, tempfile::tempfile_in(&work_dir)?);
             write_output(joined, output, &mut out)?;
-            Ok(Bytes::from(out))
+            let mut answer = out.into_inner().map_err(|e| e.into_error())?;
+            answer.seek(SeekFrom::Start(0))?;
+            Ok(answer)
         })
         .await
     }

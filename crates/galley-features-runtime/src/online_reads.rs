@@ -75,7 +75,7 @@ impl FeatureService {
                 .map(|ttl| now_ns.saturating_sub(ttl));
             for (field, name) in &view.features {
                 let mut column = OnlineColumn {
-                    name: name.clone(),
+                    name: name.to_string(),
                     values: Vec::with_capacity(rows),
                     statuses: Vec::with_capacity(rows),
                     event_timestamps: Vec::with_capacity(rows),

@@ -1,6 +1,8 @@
 //! Which features a request reads (a list of `view:feature` references or a feature service),
 //! grouped by feature view, and the names they are given in the answer.
 
+use std::borrow::Cow;
+
 use crate::definitions::{Definitions, FeatureView, Field};
 use crate::error::{FeatureError, Result};
 
@@ -13,49 +15,52 @@ pub enum FeatureRequest {
 
 /// The features read from one view.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ViewSelection {
-    pub view: FeatureView,
+pub struct ViewSelection<'a> {
+    pub view: &'a FeatureView,
     pub join_keys: Vec<String>,
     /// The view's fields that were asked for, with their output names.
-    pub features: Vec<(Field, String)>,
+    pub features: Vec<(&'a Field, Cow<'a, str>)>,
 }
 
-/// A request resolved against the definitions; views in the order first asked for.
+/// A request resolved against the definitions; views in the order first asked for. It
+/// borrows both, so the online read path copies nothing out of the snapshot.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Selection {
-    pub views: Vec<ViewSelection>,
+pub struct Selection<'a> {
+    pub views: Vec<ViewSelection<'a>>,
 }
 
-impl Selection {
+impl<'a> Selection<'a> {
     /// `full_feature_names` names each feature `view__feature`; otherwise by its own name, and
     /// two views' features of the same name are refused rather than silently overwritten.
     pub fn resolve(
-        definitions: &Definitions,
-        request: &FeatureRequest,
+        definitions: &'a Definitions,
+        request: &'a FeatureRequest,
         full_feature_names: bool,
     ) -> Result<Self> {
-        let references: Vec<String> = match request {
-            FeatureRequest::References(references) => references.clone(),
-            FeatureRequest::Service(name) => definitions
-                .service(name)
-                .ok_or_else(|| FeatureError::NotFound(format!("unknown feature service {name:?}")))?
-                .features
-                .clone(),
+        let references: &[String] = match request {
+            FeatureRequest::References(references) => references,
+            FeatureRequest::Service(name) => {
+                &definitions
+                    .service(name)
+                    .ok_or_else(|| {
+                        FeatureError::NotFound(format!("unknown feature service {name:?}"))
+                    })?
+                    .features
+            }
         };
         if references.is_empty() {
             return Err(FeatureError::InvalidInput(
                 "name at least one feature (view:feature) or a feature service".into(),
             ));
         }
-        let mut views: Vec<ViewSelection> = Vec::new();
-        let mut names: Vec<String> = Vec::new();
-        for reference in &references {
+        let mut views: Vec<ViewSelection<'a>> = Vec::new();
+        for reference in references {
             let (view, fields) = definitions.resolve_reference(reference)?;
             let index = match views.iter().position(|v| v.view.name == view.name) {
                 Some(i) => i,
                 None => {
                     views.push(ViewSelection {
-                        view: view.clone(),
+                        view,
                         join_keys: definitions.join_keys(view),
                         features: Vec::new(),
                     });
@@ -63,22 +68,28 @@ impl Selection {
                 }
             };
             for field in fields {
-                let selected = &mut views[index];
-                if selected.features.iter().any(|(f, _)| f.name == field.name) {
+                if views[index]
+                    .features
+                    .iter()
+                    .any(|(f, _)| f.name == field.name)
+                {
                     continue;
                 }
-                let name = if full_feature_names {
-                    format!("{}__{}", view.name, field.name)
+                let name: Cow<'a, str> = if full_feature_names {
+                    Cow::Owned(format!("{}__{}", view.name, field.name))
                 } else {
-                    field.name.clone()
+                    Cow::Borrowed(&field.name)
                 };
-                if names.contains(&name) {
+                let taken = views
+                    .iter()
+                    .flat_map(|v| &v.features)
+                    .any(|(_, other)| *other == name);
+                if taken {
                     return Err(FeatureError::InvalidInput(format!(
                         "two requested features are both named {name:?}; ask with full feature names"
                     )));
                 }
-                names.push(name.clone());
-                selected.features.push((field.clone(), name));
+                views[index].features.push((field, name));
             }
         }
         Ok(Self { views })
@@ -99,7 +110,7 @@ impl Selection {
     pub fn output_names(&self) -> Vec<&str> {
         self.views
             .iter()
-            .flat_map(|v| v.features.iter().map(|(_, name)| name.as_str()))
+            .flat_map(|v| v.features.iter().map(|(_, name)| name.as_ref()))
             .collect()
     }
 }
@@ -129,7 +140,8 @@ feature_services: [{name: svc, features: [d, r:rate]}]
         let selection = Selection::resolve(&d, &request, false).unwrap();
         assert_eq!(selection.output_names(), vec!["trips", "rate"]);
         assert_eq!(selection.join_keys(), vec!["driver_id", "rider_id"]);
-        let full = Selection::resolve(&d, &FeatureRequest::Service("svc".into()), true).unwrap();
+        let service = FeatureRequest::Service("svc".into());
+        let full = Selection::resolve(&d, &service, true).unwrap();
         assert_eq!(full.output_names(), vec!["d__rate", "d__trips", "r__rate"]);
     }
 
@@ -146,6 +158,7 @@ feature_services: [{name: svc, features: [d, r:rate]}]
             Selection::resolve(&d, &unknown, false),
             Err(FeatureError::NotFound(_))
         ));
-        assert!(Selection::resolve(&d, &FeatureRequest::Service("x".into()), false).is_err());
+        let unknown_service = FeatureRequest::Service("x".into());
+        assert!(Selection::resolve(&d, &unknown_service, false).is_err());
     }
 }

@@ -106,7 +106,11 @@ pub type Batches = Box<dyn Iterator<Item = Result<RecordBatch, TableError>> + Se
 impl Table {
     /// Opens a `.csv` (header row; types inferred from every row) or `.parquet` file.
     pub fn open(path: &Path) -> Result<Self, TableError> {
-        let format = Format::from_path(path)?;
+        Self::open_as(path, Format::from_path(path)?)
+    }
+
+    /// Opens a file of `format`, whatever its name (an upload spooled to a scratch file).
+    pub fn open_as(path: &Path, format: Format) -> Result<Self, TableError> {
         let schema = match format {
             Format::Csv => infer_csv_schema(open_file(path)?, path)?,
             Format::Parquet => {

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use galley_features::definitions::Definitions;
 use reqwest::Method;
 use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt as _;
 
 use super::{print_json, print_table, text, Client};
 
@@ -192,8 +193,11 @@ fn is_csv(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
 }
 
+/// Streams the entity dataframe up and the training set down: neither is held in memory. The
+/// answer is written beside the output and renamed into place once whole.
 pub async fn get_historical(client: &Client, args: HistoricalArgs) -> anyhow::Result<()> {
-    let body = std::fs::read(&args.entity_df)
+    let upload = tokio::fs::File::open(&args.entity_df)
+        .await
         .with_context(|| format!("cannot read {}", args.entity_df.display()))?;
     let mut query = vec![("timestamp_column", args.timestamp_column.clone())];
     if let Some(features) = args.features {
@@ -221,11 +225,31 @@ pub async fn get_historical(client: &Client, args: HistoricalArgs) -> anyhow::Re
         .query(&query)
         .header("content-type", mime(is_csv(&args.entity_df)))
         .header("accept", mime(is_csv(&args.output)))
-        .body(body);
-    let file = client.respond(request).await?.bytes().await?;
-    std::fs::write(&args.output, &file)
-        .with_context(|| format!("cannot write {}", args.output.display()))?;
-    eprintln!("wrote {} ({} bytes)", args.output.display(), file.len());
+        .body(reqwest::Body::from(upload));
+    let mut response = client.respond(request).await?;
+    let mut partial = args.output.clone().into_os_string();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let written = async {
+        let mut out = tokio::fs::File::create(&partial).await?;
+        let mut written = 0u64;
+        while let Some(chunk) = response.chunk().await.map_err(std::io::Error::other)? {
+            out.write_all(&chunk).await?;
+            written += chunk.len() as u64;
+        }
+        out.flush().await?;
+        tokio::fs::rename(&partial, &args.output).await?;
+        Ok::<_, std::io::Error>(written)
+    }
+    .await;
+    let written = match written {
+        Ok(written) => written,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(e).with_context(|| format!("cannot write {}", args.output.display()));
+        }
+    };
+    eprintln!("wrote {} ({written} bytes)", args.output.display());
     Ok(())
 }
 

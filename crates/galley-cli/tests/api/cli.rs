@@ -83,7 +83,7 @@ async fn experiments_and_runs_commands() {
 }
 
 /// Runs `galley` off the async runtime and returns (success, stdout, stderr).
-async fn galley_async(base: &str, args: &[&str]) -> (bool, String, String) {
+pub(crate) async fn galley_async(base: &str, args: &[&str]) -> (bool, String, String) {
     let base = base.to_string();
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let output = tokio::task::spawn_blocking(move || {

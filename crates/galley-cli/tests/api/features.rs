@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::app::{spawn_app, spawn_app_with, TestApp};
+use crate::cli::galley_async;
 
 const DRIVER_STATS: &str = "\
 driver_id,event_timestamp,created,conv_rate,trips
@@ -185,6 +186,43 @@ driver_id,event_timestamp,label
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
     assert_eq!(cells, expected, "{csv}");
+
+    // The CLI streams the same request up and the answer down into a file.
+    let dir = app.data_dir.path();
+    let (entity_path, output) = (dir.join("entity.csv"), dir.join("training.csv"));
+    std::fs::write(&entity_path, entity_df).unwrap();
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let (entity_arg, output_arg) = (path(&entity_path), path(&output));
+    let args = [
+        "features",
+        "get-historical",
+        "--entity-df",
+        &entity_arg,
+        "--feature-service",
+        "model_a",
+        "--full-feature-names",
+        "--output",
+        &output_arg,
+    ];
+    let (ok, _, stderr) = galley_async(&app.base, &args).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), csv);
+    // A refused request leaves no file behind, whole or partial.
+    let refused = dir.join("refused.csv");
+    let refused_arg = path(&refused);
+    let args = [
+        "features",
+        "get-historical",
+        "--entity-df",
+        &entity_arg,
+        "--features",
+        "driver_hourly:speed",
+        "--output",
+        &refused_arg,
+    ];
+    let (ok, _, stderr) = galley_async(&app.base, &args).await;
+    assert!(!ok && stderr.contains("speed"), "{stderr}");
+    assert!(!refused.exists() && !dir.join("refused.csv.partial").exists());
 
     // Bad input: unknown features, a missing timestamp column, a malformed file.
     let ask = |query: Vec<(&'static str, &'static str)>, body: &'static str| {

@@ -93,6 +93,7 @@ pub fn options() -> JoinOptions {
         created_cutoff: false,
         memory_budget_bytes: 1 << 26,
         spill_dir: std::env::temp_dir(),
+        entity_rows_per_pass: None,
     }
 }
 

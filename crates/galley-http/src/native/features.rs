@@ -2,12 +2,14 @@
 //! materialization, push, and online reads in Feast's layout (`/get-online-features`) and in
 //! Galley's own (one vector per entity).
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
+use futures::StreamExt as _;
+use galley_core::ErrorCode;
 use galley_features::definitions::Definitions;
 use galley_features::selection::FeatureRequest;
 use galley_features::value::Value as FeatureValue;
@@ -19,6 +21,8 @@ use galley_features_runtime::{
 use galley_tables::Format;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt as _;
+use tokio_util::io::ReaderStream;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{flag, JsonBody, QueryParams};
@@ -61,7 +65,7 @@ pub async fn apply(
 pub async fn list(State(s): State<AppState>) -> Reply {
     let snapshot = s.features.snapshot();
     let mut answer = serde_json::to_value(&snapshot.definitions)
-        .map_err(|e| ApiError::new(galley_core::ErrorCode::InternalError, e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::InternalError, e.to_string()))?;
     answer["version"] = json!(snapshot.version);
     answer["applied_at"] = json!(snapshot.applied_at);
     Ok(Json(answer))
@@ -119,7 +123,7 @@ pub async fn historical(
     State(s): State<AppState>,
     QueryParams(q): QueryParams<HistoricalQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<Response> {
     let input = if content_type(&headers, header::CONTENT_TYPE).starts_with("text/csv") {
         Format::Csv
@@ -139,15 +143,50 @@ pub async fn historical(
             .unwrap_or_else(|| "event_timestamp".into()),
         created_cutoff: flag(q.created_cutoff.as_deref(), "created_cutoff")?,
     };
-    let file = s
+    let upload = s.features.upload_file()?;
+    spool(body, upload.as_file().try_clone().map_err(unavailable)?).await?;
+    let answer = s
         .features
-        .historical_features(body, input, &request, output)
+        .historical_features(upload.path(), input, &request, output)
         .await?;
+    drop(upload);
+    let length = answer.metadata().map(|m| m.len()).map_err(unavailable)?;
+    let stream = ReaderStream::with_capacity(tokio::fs::File::from_std(answer), 1 << 16);
     Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static(mime))],
-        file,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(mime)),
+            (header::CONTENT_LENGTH, HeaderValue::from(length)),
+        ],
+        Body::from_stream(stream),
     )
         .into_response())
+}
+
+/// Training sets are files, spooled to disk as they arrive, so disk rather than memory bounds
+/// them; this stops a runaway upload.
+const ENTITY_DF_LIMIT: usize = 64 << 30;
+
+/// Writes a request body to `file` as it arrives, refusing one longer than `ENTITY_DF_LIMIT`.
+async fn spool(body: Body, file: std::fs::File) -> ApiResult<()> {
+    let mut out = tokio::fs::File::from_std(file);
+    let mut chunks = body.into_data_stream();
+    let mut written = 0usize;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| ApiError::invalid(format!("cannot read the upload: {e}")))?;
+        written += chunk.len();
+        if written > ENTITY_DF_LIMIT {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("an entity dataframe may have at most {ENTITY_DF_LIMIT} bytes"),
+            ));
+        }
+        out.write_all(&chunk).await.map_err(unavailable)?;
+    }
+    out.flush().await.map_err(unavailable)
+}
+
+fn unavailable(e: std::io::Error) -> ApiError {
+    ApiError::new(ErrorCode::TemporarilyUnavailable, e.to_string())
 }
 
 fn content_type(headers: &HeaderMap, name: header::HeaderName) -> &str {
@@ -278,7 +317,7 @@ pub async fn get_online_features(
     };
     // Written straight from the answer: the hot path of online serving builds no JSON tree.
     let body = serde_json::to_vec(&feast)
-        .map_err(|e| ApiError::new(galley_core::ErrorCode::InternalError, e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::InternalError, e.to_string()))?;
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -224,9 +224,6 @@ pub fn compute_routes() -> Vec<Route> {
     ]
 }
 
-/// Training sets are files; this is how large an entity dataframe may be uploaded.
-const ENTITY_DF_LIMIT: usize = 2 << 30;
-
 /// The feature store, relative to [`PREFIX`].
 pub fn feature_routes() -> Vec<Route> {
     use features as f;
@@ -253,7 +250,7 @@ pub fn feature_routes() -> Vec<Route> {
             "POST",
             "/features/historical",
             "A point-in-time-correct training set for an uploaded entity dataframe (Parquet or CSV)",
-            post(f::historical).layer(axum::extract::DefaultBodyLimit::max(ENTITY_DF_LIMIT)),
+            post(f::historical),
         ),
         route(
             "POST",
