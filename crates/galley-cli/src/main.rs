@@ -18,6 +18,11 @@ use galley_monitoring::validation::parse_window;
 use galley_monitoring_runtime::{DeliverySettings, WriterSettings};
 use galley_store::SqliteSync;
 
+/// mimalloc rather than glibc's malloc: request handling allocates many small, short-lived
+/// values from several threads (see docs/benchmarks.md, the feature store's online reads).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "galley",

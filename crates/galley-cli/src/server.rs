@@ -15,7 +15,7 @@ use galley_compute_runtime::{
 };
 use galley_features::OnlineStore;
 use galley_features_runtime::FeatureService;
-use galley_http::AppState;
+use galley_http::{AppState, Services};
 use galley_inference::{ArtifactInspector, ServingService};
 use galley_monitoring::alerts::{AlertEvent, RetrainLauncher};
 use galley_monitoring_runtime::{
@@ -120,7 +120,7 @@ impl Server {
         let features = feature_service(config, &store, &artifacts).await?;
         let (stop_scheduler, stopped) = tokio::sync::watch::channel(false);
         let scheduler = compute.spawn_scheduler(config.scheduler_interval, stopped);
-        let state = AppState {
+        let state = AppState::new(Services {
             registry,
             serving,
             monitoring,
@@ -133,7 +133,7 @@ impl Server {
                 let probe = probe.clone();
                 Box::pin(async move { probe.ping().await })
             }),
-        };
+        });
         tracing::info!(
             address = %listener.local_addr()?,
             database = %redact(&database_url),

@@ -73,6 +73,9 @@ impl FeatureService {
                 .ttl
                 .as_nanos()
                 .map(|ttl| now_ns.saturating_sub(ttl));
+            // Where the next feature is likely to be in each stored row: features are mostly
+            // asked for in schema order, which is the order rows are stored in.
+            let mut hints = vec![0usize; stored.len()];
             for (field, name) in &view.features {
                 let mut column = OnlineColumn {
                     name: name.to_string(),
@@ -80,7 +83,7 @@ impl FeatureService {
                     statuses: Vec::with_capacity(rows),
                     event_timestamps: Vec::with_capacity(rows),
                 };
-                for row in &stored {
+                for (row, hint) in stored.iter().zip(&mut hints) {
                     let (value, status, at) = match row {
                         None => (Value::Null, FeatureStatus::NotFound, None),
                         Some(row) if fresh_after.is_some_and(|t| row.event_ts < t) => (
@@ -89,11 +92,8 @@ impl FeatureService {
                             Some(row.event_ts),
                         ),
                         Some(row) => {
-                            let value = row
-                                .values
-                                .iter()
-                                .find(|(n, _)| *n == field.name)
-                                .and_then(|(_, v)| v.clone().coerce(field.dtype))
+                            let value = stored_value(row, &field.name, hint)
+                                .and_then(|v| v.clone().coerce(field.dtype))
                                 .unwrap_or(Value::Null);
                             let status = if value.is_null() {
                                 FeatureStatus::NullValue
@@ -225,6 +225,16 @@ impl FeatureService {
     }
 }
 
+/// `name`'s value in `row`, looked for first at `hint`, which is left just past it.
+fn stored_value<'r>(row: &'r OnlineRow, name: &str, hint: &mut usize) -> Option<&'r Value> {
+    let at = match row.values.get(*hint) {
+        Some((stored, _)) if stored == name => *hint,
+        _ => row.values.iter().position(|(stored, _)| stored == name)?,
+    };
+    *hint = at + 1;
+    Some(&row.values[at].1)
+}
+
 /// The number of entity rows: every column must have it.
 fn entity_rows(columns: &[(String, Vec<Value>)]) -> Result<usize> {
     let rows = columns.first().map_or(0, |(_, values)| values.len());
@@ -275,4 +285,40 @@ fn times(values: &[Value], column: &str, required: bool) -> Result<Vec<Option<i6
             ))),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_values_are_found_in_any_order_and_missing_ones_are_none() {
+        let row = OnlineRow {
+            event_ts: 0,
+            created_ts: None,
+            values: ["a", "b", "c"]
+                .iter()
+                .zip(1..)
+                .map(|(name, v)| (name.to_string(), Value::Int64(v)))
+                .collect(),
+        };
+        let mut hint = 0;
+        let found: Vec<Option<&Value>> = ["a", "b", "c", "b", "z", "a", "c"]
+            .iter()
+            .map(|name| stored_value(&row, name, &mut hint))
+            .collect();
+        let (one, two, three) = (Value::Int64(1), Value::Int64(2), Value::Int64(3));
+        assert_eq!(
+            found,
+            [
+                Some(&one),
+                Some(&two),
+                Some(&three),
+                Some(&two),
+                None,
+                Some(&one),
+                Some(&three)
+            ]
+        );
+    }
 }

@@ -68,10 +68,12 @@ impl<'a> Selection<'a> {
                 }
             };
             for field in fields {
+                // Fields are borrowed from the view's schema, so the same field is the same
+                // address; a view's own fields have distinct names.
                 if views[index]
                     .features
                     .iter()
-                    .any(|(f, _)| f.name == field.name)
+                    .any(|(f, _)| std::ptr::eq(*f, field))
                 {
                     continue;
                 }
@@ -80,10 +82,14 @@ impl<'a> Selection<'a> {
                 } else {
                     Cow::Borrowed(&field.name)
                 };
-                let taken = views
-                    .iter()
-                    .flat_map(|v| &v.features)
-                    .any(|(_, other)| *other == name);
+                // Full names cannot clash (view names are unique); short ones only across views.
+                let taken = !full_feature_names
+                    && views
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != index)
+                        .flat_map(|(_, v)| &v.features)
+                        .any(|(_, other)| *other == name);
                 if taken {
                     return Err(FeatureError::InvalidInput(format!(
                         "two requested features are both named {name:?}; ask with full feature names"

@@ -30,9 +30,27 @@ use tower_http::trace::TraceLayer;
 /// Checks the server's dependencies for `/health`.
 pub type HealthCheck = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
 
-/// Everything a handler may use. Cheap to clone.
+/// Everything a handler may use, shared: every request clones the state it is handed, so a
+/// clone is one reference count, not one per service.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The domain services behind the routes.
+pub struct Services {
     pub tracking: TrackingService,
     pub registry: RegistryService,
     pub serving: ServingService,

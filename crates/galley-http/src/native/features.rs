@@ -2,6 +2,8 @@
 //! materialization, push, and online reads in Feast's layout (`/get-online-features`) and in
 //! Galley's own (one vector per entity).
 
+use std::collections::HashMap;
+
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -301,6 +303,7 @@ pub async fn get_online_features(
     JsonBody(body): JsonBody<OnlineBody>,
 ) -> ApiResult<Response> {
     let answer = read_online(&s, body).await?;
+    let times = TimeTexts::of(&answer);
     let feast = FeastAnswer {
         metadata: FeastMetadata {
             feature_names: answer.columns.iter().map(|c| c.name.as_str()).collect(),
@@ -311,12 +314,15 @@ pub async fn get_online_features(
             .map(|column| FeastColumn {
                 values: Values(&column.values),
                 statuses: &column.statuses,
-                event_timestamps: EpochOr(&column.event_timestamps),
+                event_timestamps: EpochOr(&column.event_timestamps, &times),
             })
             .collect(),
     };
-    // Written straight from the answer: the hot path of online serving builds no JSON tree.
-    let body = serde_json::to_vec(&feast)
+    // Written straight from the answer: the hot path of online serving builds no JSON tree,
+    // into a buffer sized for it once.
+    let values: usize = answer.columns.iter().map(|c| c.values.len()).sum();
+    let mut body = Vec::with_capacity(256 + 64 * values);
+    serde_json::to_writer(&mut body, &feast)
         .map_err(|e| ApiError::new(ErrorCode::InternalError, e.to_string()))?;
     Ok((
         [(
@@ -356,11 +362,32 @@ impl Serialize for Values<'_> {
 }
 
 /// Event times as RFC 3339, the epoch where there is none (as Feast shows them).
-struct EpochOr<'a>(&'a [Option<i64>]);
+struct EpochOr<'a>(&'a [Option<i64>], &'a TimeTexts);
 
 impl Serialize for EpochOr<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|t| format_time(t.unwrap_or(0))))
+        serializer.collect_seq(self.0.iter().map(|t| self.1.text(t.unwrap_or(0))))
+    }
+}
+
+/// Each distinct event time of an answer formatted once: every feature of a view shares its
+/// row's time, so an answer of 25 features from one view has one time, not 25.
+struct TimeTexts(HashMap<i64, String>);
+
+impl TimeTexts {
+    fn of(answer: &OnlineAnswer) -> Self {
+        let mut texts = HashMap::new();
+        texts.insert(0, format_time(0));
+        for column in &answer.columns {
+            for time in column.event_timestamps.iter().flatten() {
+                texts.entry(*time).or_insert_with(|| format_time(*time));
+            }
+        }
+        Self(texts)
+    }
+
+    fn text(&self, time: i64) -> &str {
+        self.0.get(&time).map_or("", String::as_str)
     }
 }
 
