@@ -33,7 +33,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -46,6 +45,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+import wrk  # noqa: E402  (bench/wrk.py, shared with bench/serving)
+
 THIS = str(Path(__file__).resolve())
 BASE_TIME = "2024-01-01T00:00:00+00:00"
 SPAN_DAYS = 30
@@ -677,26 +679,8 @@ def measure_online(host: str, port: int, args) -> dict:
 
 def measure_wrk(host: str, port: int, spec: dict, clients: int, seconds: float) -> dict:
     """The same closed loop through wrk (one native thread), which leaves the server more CPU."""
-    script = Path(tempfile.mkdtemp()) / "post.lua"
-    bodies = ",\n".join(f"[[{b.decode()}]]" for b in _bodies({**spec, "distinct_bodies": 256}))
-    script.write_text(
-        "local bodies = {\n" + bodies + "\n}\nlocal i = 0\n"
-        "request = function()\n  i = i % #bodies + 1\n"
-        "  return wrk.format('POST', '/get-online-features', {['Content-Type'] = 'application/json'}, bodies[i])\nend\n")
-    done = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "--latency", "-s", str(script),
-                           f"http://{host}:{port}"], capture_output=True, text=True, timeout=seconds + 60)
-    if done.returncode != 0:
-        raise RuntimeError(f"wrk failed: {done.stderr[-1000:]}")
-    unit = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
-
-    def latency(percent: str) -> float:
-        match = re.search(rf"^\s+{percent}%\s+([0-9.]+)(us|ms|s)\s*$", done.stdout, re.M)
-        return float(match.group(1)) * unit[match.group(2)] if match else float("nan")
-
-    rps = re.search(r"Requests/sec:\s+([0-9.]+)", done.stdout)
-    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", done.stdout)
-    return {"rps": float(rps.group(1)) if rps else float("nan"), "p50_ms": latency("50"), "p99_ms": latency("99"),
-            "errors": int(non_2xx.group(1)) if non_2xx else 0}
+    return wrk.closed_loop(f"http://{host}:{port}/get-online-features", _bodies({**spec, "distinct_bodies": 256}),
+                           clients, seconds)
 
 
 def check_same_answers(a_uri: str, b_uri: str, entities: int) -> str:

@@ -6,6 +6,13 @@
 #   GALLEY_BIN=target/release/galley bench/serving/run.sh [--seconds 5] [--rate 200] [--only galley]
 #   GALLEY_BIN=target/release/galley bench/serving/run.sh --overload 30     # Galley at 4x capacity
 #   GALLEY_BIN=target/release/galley bench/serving/run.sh --log-overhead 2  # cost of logging every request
+#   GALLEY_BIN=target/release/galley bench/serving/run.sh --wrk --seconds 5 --rate 200       # closed loops through wrk
+#   GALLEY_BIN=target/release/galley bench/serving/run.sh --wrk --log-overhead 6 --seconds 5 # logging cost, through wrk
+#   GALLEY_BIN=target/release/galley bench/serving/run.sh --concurrency 8,16,32 ...           # fewer closed-loop levels
+#
+# --wrk: the closed loops (sweep, warm-up) run through wrk with one native thread (apt-get install
+# wrk) instead of the aiohttp generator, which shares the cores with the server and makes the
+# figures noisy; --seconds is then whole seconds. The fixed-load latency stays open loop (aiohttp).
 #
 # Prints a markdown table and writes it to bench/results/serving-<timestamp>.md.
 # Peers are installed into ${GALLEY_BENCH_VENV:-$HOME/.cache/galley/bench-serving-venv}.
