@@ -79,20 +79,25 @@ fn rows_of(record: &PredictionRecord) -> usize {
 }
 
 /// The tensors of a record with one entry per request row (leading dimension = rows), in order,
-/// paired with their stems. Others (a model-level output) are not logged.
-fn row_aligned(record: &PredictionRecord, rows: usize) -> Vec<(String, &Tensor)> {
+/// with their stems as (prefix, name). Others (a model-level output) are not logged.
+fn row_aligned(record: &PredictionRecord, rows: usize) -> Vec<(&'static str, &str, &Tensor)> {
     let inputs = record
         .inputs
         .iter()
-        .map(|(n, t)| (format!("{INPUT_PREFIX}{n}"), t));
+        .map(|(n, t)| (INPUT_PREFIX, n.as_str(), t));
     let outputs = record
         .outputs
         .iter()
-        .map(|(n, t)| (format!("{OUTPUT_PREFIX}{n}"), t));
+        .map(|(n, t)| (OUTPUT_PREFIX, n.as_str(), t));
     inputs
         .chain(outputs)
-        .filter(|(_, t)| t.shape.first() == Some(&rows) && t.data.len() % rows == 0)
+        .filter(|(_, _, t)| t.shape.first() == Some(&rows) && t.data.len() % rows == 0)
         .collect()
+}
+
+/// Whether `stem` is `prefix` then `name`, without building it.
+fn is_stem(stem: &str, prefix: &str, name: &str) -> bool {
+    stem.strip_prefix(prefix) == Some(name)
 }
 
 impl Layout {
@@ -104,13 +109,32 @@ impl Layout {
         }
         let tensors = row_aligned(record, rows)
             .into_iter()
-            .map(|(stem, tensor)| TensorColumns {
-                stem,
+            .map(|(prefix, name, tensor)| TensorColumns {
+                stem: format!("{prefix}{name}"),
                 kind: Kind::of(&tensor.data),
                 per_row: tensor.data.len() / rows,
             })
             .collect();
         Some(Layout { tensors })
+    }
+
+    /// Whether `record` has this layout: `Layout::of(record) == Some(self)`, checked without
+    /// building one, since nearly every record of a deployment has its buffer's layout.
+    pub fn describes(&self, record: &PredictionRecord) -> bool {
+        let rows = rows_of(record);
+        if rows == 0 {
+            return false;
+        }
+        let aligned = row_aligned(record, rows);
+        aligned.len() == self.tensors.len()
+            && aligned
+                .iter()
+                .zip(&self.tensors)
+                .all(|((prefix, name, tensor), columns)| {
+                    is_stem(&columns.stem, prefix, name)
+                        && Kind::of(&tensor.data) == columns.kind
+                        && tensor.data.len() / rows == columns.per_row
+                })
     }
 
     fn schema(&self) -> Schema {
@@ -226,10 +250,11 @@ impl RowBuffer {
             .map(|columns| {
                 aligned
                     .iter()
-                    .find(|(stem, tensor)| {
-                        *stem == columns.stem && tensor.data.len() == rows * columns.per_row
+                    .find(|(prefix, name, tensor)| {
+                        is_stem(&columns.stem, prefix, name)
+                            && tensor.data.len() == rows * columns.per_row
                     })
-                    .map(|(_, tensor)| &tensor.data)
+                    .map(|(_, _, tensor)| &tensor.data)
             })
             .collect();
         for row in 0..rows {
@@ -361,5 +386,9 @@ mod tests {
         wider.inputs[0].1 = Tensor::new(vec![1, 3], vec![0.0f32; 3]).unwrap();
         assert_ne!(Layout::of(&record("a", 1)), Layout::of(&wider));
         assert_eq!(Layout::of(&record("a", 0)), None);
+        let layout = Layout::of(&record("a", 1)).unwrap();
+        assert!(layout.describes(&record("b", 2)));
+        assert!(!layout.describes(&wider));
+        assert!(!layout.describes(&record("a", 0)));
     }
 }

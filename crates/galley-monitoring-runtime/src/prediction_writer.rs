@@ -175,6 +175,18 @@ fn add(
     record: PredictionRecord,
     flush_rows: usize,
 ) -> Option<(String, Pending)> {
+    // The common case, a record like the ones before it, allocates nothing here.
+    let same_layout = pending
+        .get_mut(&record.deployment)
+        .filter(|p| p.buffer.layout().describes(&record));
+    if let Some(entry) = same_layout {
+        entry.buffer.push(&record);
+        entry.records += 1;
+        if entry.buffer.row_count() < flush_rows {
+            return None;
+        }
+        return pending.remove_entry(&record.deployment);
+    }
     let layout = Layout::of(&record)?;
     let mut ready = None;
     if pending
