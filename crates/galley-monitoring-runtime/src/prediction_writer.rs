@@ -187,26 +187,21 @@ fn add(
         }
         return pending.remove_entry(&record.deployment);
     }
+    // A new deployment, or a buffer of another layout (`describes` said so): that one is
+    // written out and a buffer of this layout begins.
     let layout = Layout::of(&record)?;
-    let mut ready = None;
-    if pending
-        .get(&record.deployment)
-        .is_some_and(|p| *p.buffer.layout() != layout)
-    {
-        ready = pending.remove_entry(&record.deployment);
+    let ready = pending.remove_entry(&record.deployment);
+    let mut buffer = RowBuffer::new(layout);
+    buffer.push(&record);
+    let fresh = Pending {
+        buffer,
+        records: 1,
+        opened: Instant::now(),
+    };
+    if ready.is_none() && fresh.buffer.row_count() >= flush_rows {
+        return Some((record.deployment, fresh));
     }
-    let entry = pending
-        .entry(record.deployment.clone())
-        .or_insert_with(|| Pending {
-            buffer: RowBuffer::new(layout),
-            records: 0,
-            opened: Instant::now(),
-        });
-    entry.buffer.push(&record);
-    entry.records += 1;
-    if ready.is_none() && entry.buffer.row_count() >= flush_rows {
-        ready = pending.remove_entry(&record.deployment);
-    }
+    pending.insert(record.deployment, fresh);
     ready
 }
 

@@ -426,6 +426,7 @@ pub async fn online_vectors(
     JsonBody(body): JsonBody<OnlineBody>,
 ) -> Reply {
     let answer = read_online(&s, body).await?;
+    let times = TimeTexts::of(&answer);
     let rows = answer.columns.first().map_or(0, |c| c.values.len());
     let vectors: Vec<Value> = (0..rows)
         .map(|row| {
@@ -435,7 +436,7 @@ pub async fn online_vectors(
                 "event_timestamps": answer
                     .columns
                     .iter()
-                    .map(|c| c.event_timestamps[row].map(format_time))
+                    .map(|c| c.event_timestamps[row].map(|t| times.text(t)))
                     .collect::<Vec<_>>(),
             })
         })
