@@ -12,13 +12,13 @@ log_sample_rate 0 and 1 (every answered request logged to Parquet), alternated R
 the overhead is taken within each round (the two rates measured back to back), then the median
 over rounds.
 
-The load generator shares the machine's cores with the server under test; every server faces
-the same generator. By default it is aiohttp in one Python process, which takes a large and
-varying share of the CPU at high rates (round-to-round spread about 15% on 2 cores). --wrk
-drives the closed loops (sweep, warm-up) with wrk instead: one native thread (-t1), the same
-JSON bodies round-robin, p50/p99 from its --latency report, non-2xx answers and socket errors
-counted as errors; --seconds is then whole seconds. The fixed-load latency stays open loop
-through aiohttp (wrk has no fixed rate), and --overload has no wrk form.
+The load generators share the machine's cores with the server under test; every server faces
+the same ones. Closed loops run by default through aiohttp in one Python process, which takes a
+large and varying share of the CPU at high rates (round-to-round spread about 15% on 2 cores);
+--wrk runs them through wrk instead: one native thread (-t1), the same JSON bodies round-robin,
+p50/p99 from its --latency report, non-2xx answers and socket errors counted as errors;
+--seconds is then whole seconds. Open loops (the fixed load and --overload) run through
+galley-loadgen (bench/loadgen, one native thread), which holds a rate whatever the server does.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -44,6 +45,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
+import loadgen  # noqa: E402  (bench/loadgen.py: the native open-loop generator)
 import wrk  # noqa: E402  (bench/wrk.py, shared with bench/features)
 
 FEATURES = 16
@@ -279,90 +281,6 @@ async def closed_loop(url: str, payloads: list[dict], concurrency: int, seconds:
     return len(latencies) / elapsed, latencies, errors
 
 
-async def open_loop(url: str, payloads: list[dict], rate: float, seconds: float) -> tuple[list[float], int]:
-    latencies: list[float] = []
-    errors = 0
-
-    async def one(session: aiohttp.ClientSession, payload: dict) -> None:
-        nonlocal errors
-        started = time.perf_counter()
-        async with session.post(url, json=payload) as response:
-            await response.read()
-            if response.status != 200:
-                errors += 1
-        latencies.append(time.perf_counter() - started)
-
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        tasks = []
-        began = time.perf_counter()
-        for i in range(int(rate * seconds)):
-            delay = began + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(session, payloads[i % len(payloads)])))
-        await asyncio.gather(*tasks)
-    return latencies, errors
-
-
-async def overload(server: "Galley", rows: np.ndarray, expected: np.ndarray, rate: float, seconds: float) -> dict:
-    """Offers `rate` requests/s of `rows` (one request each) for `seconds`, open loop; checks every
-    served answer against the model's own labels and samples the server's resident memory."""
-    payload = server.payload_rows(rows)
-    served: list[float] = []
-    rejected: list[float] = []
-    wrong = 0
-    other: dict[int, int] = {}
-    rss: list[int] = []
-
-    async def one(session: aiohttp.ClientSession) -> None:
-        nonlocal wrong
-        started = time.perf_counter()
-        async with session.post(server.url(), json=payload) as response:
-            body = await response.read()
-            took = time.perf_counter() - started
-            if response.status == 200:
-                served.append(took)
-                labels = next(o["data"] for o in json.loads(body)["outputs"] if o["name"] == "output_label")
-                wrong += int(labels != expected.tolist())
-            elif response.status == 429:
-                rejected.append(took)
-            else:
-                other[response.status] = other.get(response.status, 0) + 1
-
-    async def sample_memory(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            rss.append(server.rss_kib())
-            await asyncio.sleep(1.0)
-
-    # Up to 1,000 connections; a request waiting for one still counts from when it was offered.
-    connector = aiohttp.TCPConnector(limit=1000)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        stop = asyncio.Event()
-        sampler = asyncio.create_task(sample_memory(stop))
-        tasks = []
-        began = time.perf_counter()
-        for i in range(int(rate * seconds)):
-            delay = began + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(session)))
-        offered_for = time.perf_counter() - began
-        await asyncio.gather(*tasks)
-        stop.set()
-        await sampler
-    return {
-        "offered_rps": len(tasks) / offered_for,
-        "served_rps": len(served) / offered_for,
-        "rejected_rps": len(rejected) / offered_for,
-        "served_p99": pct(served, 99),
-        "rejected_p99": pct(rejected, 99),
-        "wrong": wrong,
-        "other": other,
-        "rss_mib": (min(rss) / 1024, max(rss) / 1024) if rss else (float("nan"), float("nan")),
-    }
-
-
 def pct(latencies: list[float], q: float) -> float:
     return float(np.percentile(np.array(latencies) * 1000, q)) if latencies else float("nan")
 
@@ -406,10 +324,12 @@ def measure(server: Server, rows: np.ndarray, args: argparse.Namespace) -> dict:
     assert requests.post(server.url(), json=payloads[0]).status_code == 200, f"{server.name} refused a request"
     closed_level(server.url(), payloads, 8, 2, args.wrk)  # warm-up
     result = closed_loop_sweep(server, payloads, args, server.name)
-    latencies, errors = asyncio.run(open_loop(server.url(), payloads, args.rate, args.seconds * 2))
+    fixed = loadgen.open_loop(server.url(), json.dumps(payloads[0]).encode(), args.rate, args.seconds * 2)
+    served = fixed["served_ms"] or {"p50": float("nan"), "p99": float("nan")}
     return {
         **result,
-        "fixed": {"rate": args.rate, "p50": pct(latencies, 50), "p99": pct(latencies, 99), "errors": errors},
+        "fixed": {"rate": args.rate, "p50": served["p50"], "p99": served["p99"],
+                  "errors": fixed["requests"] - fixed["statuses"].get("200", 0)},
     }
 
 
@@ -420,7 +340,7 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> str:
         "",
         f"Command: `{os.environ.get('BENCH_CMDLINE', 'bench/serving/run.sh')}`; closed loop through "
         f"{generator(args)}, {args.seconds:g} s per concurrency level in {args.concurrency}; fixed load "
-        f"{args.rate:g} req/s for {2 * args.seconds:g} s (open loop, aiohttp).",
+        f"{args.rate:g} req/s for {2 * args.seconds:g} s (open loop, galley-loadgen).",
         "",
         "| server | req/s at p99 < 10 ms (concurrency) | best req/s (concurrency, p99 ms) | fixed load p50 / p99 ms | Galley ratio at p99 < 10 ms | Galley ratio, best req/s |",
         "|---|---|---|---|---|---|",
@@ -442,31 +362,60 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
-OVERLOAD_ROWS = 64
+OVERLOAD_ROWS = 256
 
 
 def run_overload(workdir: Path, binary: str, onnx_path: Path, rows: np.ndarray, model, args) -> None:
-    """Galley at 4x its capacity: capacity is the closed-loop rate of 64-row requests."""
+    """Galley at 4x its capacity: capacity is the closed-loop rate of 64-row requests (16 clients),
+    then 4x that is offered open loop for --overload seconds through galley-loadgen, which checks
+    every 200 answer against the first one (itself checked against the model's own labels) while
+    the server's resident memory is sampled twice a second."""
     server = Galley(workdir, binary, onnx_path, max_queue=64)
     try:
         batch = rows[:OVERLOAD_ROWS]
-        expected = model.predict(batch)
-        payloads = [server.payload_rows(batch)]
-        capacity, _, _ = asyncio.run(closed_loop(server.url(), payloads, 16, 4.0))
-        result = asyncio.run(overload(server, batch, expected, 4 * capacity, args.overload))
+        # A fixed request id: answers echo it, so every correct answer is the same bytes.
+        payload = {**server.payload_rows(batch), "id": "overload"}
+        first = requests.post(server.url(), json=payload)
+        labels = next(o["data"] for o in first.json()["outputs"] if o["name"] == "output_label")
+        assert labels == model.predict(batch).tolist(), "Galley's answer differs from the model's own labels"
+        capacity = closed_level(server.url(), [payload], 16, 4, args.wrk)["rps"]
+        rss_before = server.rss_kib()
+        outcome: dict = {}
+        soak = threading.Thread(target=lambda: outcome.update(loadgen.open_loop(
+            server.url(), json.dumps(payload).encode(), 4 * capacity, args.overload,
+            expect_body=first.content, connections=1000)))
+        rss: list[int] = []
+        soak.start()
+        while soak.is_alive():
+            rss.append(server.rss_kib())
+            soak.join(0.5)
+        after = requests.post(server.url(), json=payload)
+        assert after.status_code == 200 and after.content == first.content, \
+            f"Galley did not recover after the soak: {after.status_code} {after.text[:300]} (before: {first.text[:300]})"
     finally:
         server.stop()
-    low, high = result["rss_mib"]
+    statuses = dict(outcome["statuses"])
+    seconds = outcome["offered_seconds"]
+    served, rejected = statuses.pop("200", 0), statuses.pop("429", 0)
+    tail = rss[len(rss) // 2:]
+    head = rss[:len(rss) // 2] or tail
+
+    def ms(key: str, q: str) -> str:
+        return f"{outcome[key][q]:.1f}" if outcome[key] else "n/a"
+
     text = (
         f"### Serving overload, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC ({os.cpu_count()} cores)\n\n"
         f"Command: `{os.environ.get('BENCH_CMDLINE', 'bench/serving/run.sh')}`; {OVERLOAD_ROWS}-row requests, "
-        f"replicas 2, max_queue 64; capacity {capacity:,.0f} req/s (closed loop, 16 clients), then 4x that "
-        f"offered open loop for {args.overload:g} s.\n\n"
-        "| offered req/s | served req/s | rejected (429) req/s | served p99 ms | 429 p99 ms | wrong answers | other statuses | RSS MiB (min-max) |\n"
-        "|---|---|---|---|---|---|---|---|\n"
-        f"| {result['offered_rps']:,.0f} | {result['served_rps']:,.0f} | {result['rejected_rps']:,.0f} | "
-        f"{result['served_p99']:.1f} | {result['rejected_p99']:.1f} | {result['wrong']} | "
-        f"{result['other'] or 'none'} | {low:.0f}-{high:.0f} |\n"
+        f"replicas 2, max_queue 64; capacity {capacity:,.0f} req/s (closed loop, 16 clients, {generator(args)}), "
+        f"then 4x that offered open loop for {args.overload:g} s by galley-loadgen (up to 1,000 connections; "
+        f"latency from each request's due time).\n\n"
+        "| offered req/s | served req/s | rejected (429) req/s | served p50 / p99 ms | 429 p50 / p99 ms | wrong answers "
+        "| other statuses | transport errors | RSS MiB: before, first half max, second half max |\n"
+        "|---|---|---|---|---|---|---|---|---|\n"
+        f"| {outcome['offered_rps']:,.0f} | {served / seconds:,.0f} | {rejected / seconds:,.0f} | "
+        f"{ms('served_ms', 'p50')} / {ms('served_ms', 'p99')} | {ms('refused_ms', 'p50')} / {ms('refused_ms', 'p99')} | "
+        f"{outcome['wrong_bodies']} | {statuses or 'none'} | {outcome['transport_errors']} | "
+        f"{rss_before / 1024:.0f}, {max(head) / 1024:.0f}, {max(tail) / 1024:.0f} |\n"
     )
     print(text)
     out = ROOT / "bench" / "results"
@@ -568,8 +517,6 @@ def main() -> None:
                         help="run only these servers (repeatable)")
     args = parser.parse_args()
     if args.wrk:
-        if args.overload:
-            parser.error("--wrk drives closed loops; --overload is open loop")
         if args.seconds != int(args.seconds) or args.seconds < 1:
             parser.error("with --wrk, --seconds is whole seconds (wrk takes no fractions)")
         if not shutil.which("wrk"):

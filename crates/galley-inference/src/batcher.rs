@@ -5,22 +5,29 @@
 //! - The queue is bounded and `infer` never waits for room: a full queue is an immediate
 //!   `Overloaded` error, so overload costs the server nothing and memory stays flat.
 //! - A batch forms only once a worker is free. Under load the queue has filled by then, so
-//!   batches are full, and while other batches run a new one waits up to `max_delay` for
-//!   company; an idle deployment runs a lone request at once.
+//!   batches are full. While other batches run, a new one waits for company up to `max_delay`
+//!   or until one of them finishes, whichever comes first: past that point waiting would leave a
+//!   core idle, and with few clients the company a full delay waits for is mostly the callers of
+//!   the running batch, who cannot ask again before it ends. An idle deployment runs a lone
+//!   request at once.
+//! - A worker that finishes a batch takes the next one from the queue itself while requests are
+//!   queued, so under load batches run back to back on the worker threads instead of waiting
+//!   for the former, an async task among the request handlers, to be scheduled.
 //! - Requests whose inputs cannot stack (other trailing dimensions or names) run in separate
 //!   groups; a batch the model rejects is retried request by request, so one bad request fails
 //!   alone.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use galley_onnx::{DType, Tensor};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::rows;
+use crate::scaling::Load;
 use galley_serving::ServingError;
 
 pub type Inputs = Vec<(String, Tensor)>;
@@ -65,6 +72,7 @@ pub struct Batcher {
     label: String,
     sender: mpsc::Sender<Job>,
     queued: Arc<AtomicUsize>,
+    capacity: usize,
     draining: AtomicBool,
     workers: Arc<WorkerPool>,
     former: JoinHandle<()>,
@@ -90,18 +98,19 @@ impl Batcher {
         let (sender, receiver) = mpsc::channel(policy.queue_capacity.max(1));
         let queued = Arc::new(AtomicUsize::new(0));
         let workers = Arc::new(WorkerPool::new(replicas.max(1)));
-        let former = tokio::spawn(form_batches(
-            receiver,
+        let former = tokio::spawn(form_batches(Arc::new(Pipeline {
+            receiver: tokio::sync::Mutex::new(receiver),
             model,
             policy,
-            queued.clone(),
-            workers.clone(),
+            queued: queued.clone(),
+            workers: workers.clone(),
             observer,
-        ));
+        })));
         Batcher {
             label: label.into(),
             sender,
             queued,
+            capacity: policy.queue_capacity.max(1),
             draining: AtomicBool::new(false),
             workers,
             former,
@@ -161,6 +170,11 @@ impl Batcher {
         self.queued.load(Ordering::SeqCst)
     }
 
+    /// Whether the queue holds as many requests as it takes: the next one would be refused.
+    pub fn is_full(&self) -> bool {
+        self.queue_depth() >= self.capacity
+    }
+
     /// Batches running now.
     pub fn busy_workers(&self) -> usize {
         self.workers.busy()
@@ -168,6 +182,20 @@ impl Batcher {
 
     pub fn replicas(&self) -> usize {
         self.workers.size()
+    }
+
+    /// The load since the last call, which was `interval` ago: mean busy workers (worker time
+    /// spent running batches per second) and mean queue depth (request time spent queued per
+    /// second), for the autoscaler.
+    pub fn load_over(&self, interval: Duration) -> Load {
+        let seconds = interval.as_secs_f64().max(1e-3);
+        let busy = self.workers.busy_nanos.swap(0, Ordering::Relaxed);
+        let queued = self.workers.queued_nanos.swap(0, Ordering::Relaxed);
+        Load {
+            replicas: self.replicas(),
+            busy: busy as f64 / 1e9 / seconds,
+            queued: queued as f64 / 1e9 / seconds,
+        }
     }
 
     /// Resizes the worker pool; running batches finish on the workers they hold.
@@ -193,6 +221,13 @@ struct WorkerPool {
     slots: Arc<Semaphore>,
     size: AtomicUsize,
     busy: AtomicUsize,
+    /// Worker time spent running batches, and request time spent queued, since the autoscaler
+    /// last looked: averaged over its interval they are the mean busy workers and the mean queue
+    /// depth, which a look at the instant misses between bursts.
+    busy_nanos: AtomicU64,
+    queued_nanos: AtomicU64,
+    /// Signalled as each batch finishes: a batch waiting for company stops waiting.
+    batch_finished: Notify,
 }
 
 impl WorkerPool {
@@ -201,6 +236,9 @@ impl WorkerPool {
             slots: Arc::new(Semaphore::new(size)),
             size: AtomicUsize::new(size),
             busy: AtomicUsize::new(0),
+            busy_nanos: AtomicU64::new(0),
+            queued_nanos: AtomicU64::new(0),
+            batch_finished: Notify::new(),
         }
     }
 
@@ -229,23 +267,35 @@ impl WorkerPool {
     }
 }
 
-async fn form_batches(
-    mut receiver: mpsc::Receiver<Job>,
+/// What the batch former and the workers share: the queue's receiving end, the model and the
+/// counters.
+struct Pipeline {
+    /// Held by the former while it forms a batch; a worker finishing a batch takes the next one
+    /// from it only when the former is not forming one.
+    receiver: tokio::sync::Mutex<mpsc::Receiver<Job>>,
     model: Arc<dyn Predict>,
     policy: BatchPolicy,
     queued: Arc<AtomicUsize>,
     workers: Arc<WorkerPool>,
     observer: Arc<dyn BatchObserver>,
-) {
+}
+
+async fn form_batches(pipeline: Arc<Pipeline>) {
+    let policy = pipeline.policy;
+    let workers = &pipeline.workers;
     loop {
         let Ok(slot) = workers.slots.clone().acquire_owned().await else {
             return;
         };
+        let mut receiver = pipeline.receiver.lock().await;
         let Some(first) = receiver.recv().await else {
             return;
         };
         let deadline = tokio::time::Instant::now() + policy.max_delay;
-        // Waiting for company only pays when other batches are running: an idle deployment
+        // Registered before `busy` is read, so a batch finishing in between still ends the wait.
+        let another_finished = workers.batch_finished.notified();
+        tokio::pin!(another_finished);
+        // Waiting for company only pays while other batches are running: an idle deployment
         // answers a lone request at once instead of adding the delay to its latency.
         let wait_for_company = workers.busy() > 0;
         let mut batch_rows = job_rows(&first);
@@ -255,33 +305,88 @@ async fn form_batches(
                 Ok(job) => Some(job),
                 Err(mpsc::error::TryRecvError::Disconnected) => None,
                 Err(mpsc::error::TryRecvError::Empty) if !wait_for_company => None,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    tokio::time::timeout_at(deadline, receiver.recv())
-                        .await
-                        .unwrap_or_default()
-                }
+                Err(mpsc::error::TryRecvError::Empty) => tokio::select! {
+                    job = tokio::time::timeout_at(deadline, receiver.recv()) => job.unwrap_or_default(),
+                    () = &mut another_finished => None,
+                },
             };
             let Some(job) = next else { break };
             batch_rows += job_rows(&job);
             jobs.push(job);
         }
+        drop(receiver);
         workers.busy.fetch_add(1, Ordering::SeqCst);
-        queued.fetch_sub(jobs.len(), Ordering::SeqCst);
-        for job in &jobs {
-            observer.request_queued_for(job.enqueued.elapsed());
-        }
-        let model = model.clone();
-        let observer = observer.clone();
-        let workers_for_run = workers.clone();
-        tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
-            let requests = jobs.len();
-            run_batch(model.as_ref(), jobs);
-            observer.batch_done(batch_rows, requests, started.elapsed());
-            workers_for_run.busy.fetch_sub(1, Ordering::SeqCst);
-            drop(slot);
-        });
+        pipeline.dequeued(&jobs);
+        let pipeline = pipeline.clone();
+        tokio::task::spawn_blocking(move || pipeline.work(slot, jobs));
     }
+}
+
+impl Pipeline {
+    /// Runs `jobs` on a worker, then, while requests are queued and the former is not forming a
+    /// batch, the next batch from the queue: under load the worker goes on from batch to batch
+    /// instead of waiting for the former, an async task among the request handlers, to be
+    /// scheduled (on a busy server that wait left workers idle with requests queued).
+    fn work(&self, slot: tokio::sync::OwnedSemaphorePermit, mut jobs: Vec<Job>) {
+        loop {
+            self.run(jobs);
+            jobs = self.take_queued();
+            if jobs.is_empty() {
+                break;
+            }
+        }
+        self.workers.busy.fetch_sub(1, Ordering::SeqCst);
+        drop(slot);
+        self.workers.batch_finished.notify_waiters();
+    }
+
+    fn run(&self, jobs: Vec<Job>) {
+        let started = Instant::now();
+        let (rows, requests) = (jobs.iter().map(job_rows).sum(), jobs.len());
+        run_batch(self.model.as_ref(), jobs);
+        let run_time = started.elapsed();
+        self.observer.batch_done(rows, requests, run_time);
+        self.workers
+            .busy_nanos
+            .fetch_add(nanos(run_time), Ordering::Relaxed);
+    }
+
+    /// A batch of what is queued now, without waiting; empty when nothing is, or when the former
+    /// holds the queue.
+    fn take_queued(&self) -> Vec<Job> {
+        let Ok(mut receiver) = self.receiver.try_lock() else {
+            return Vec::new();
+        };
+        let mut jobs = Vec::new();
+        let mut rows = 0;
+        while rows < self.policy.max_batch_size {
+            let Ok(job) = receiver.try_recv() else { break };
+            rows += job_rows(&job);
+            jobs.push(job);
+        }
+        drop(receiver);
+        self.dequeued(&jobs);
+        jobs
+    }
+
+    /// Counts `jobs` out of the queue (the caller already counts their batch busy, so the two
+    /// counts are never both zero while a request is in flight) and records their waits.
+    fn dequeued(&self, jobs: &[Job]) {
+        self.queued.fetch_sub(jobs.len(), Ordering::SeqCst);
+        let mut queued_nanos = 0;
+        for job in jobs {
+            let waited = job.enqueued.elapsed();
+            queued_nanos += nanos(waited);
+            self.observer.request_queued_for(waited);
+        }
+        self.workers
+            .queued_nanos
+            .fetch_add(queued_nanos, Ordering::Relaxed);
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn job_rows(job: &Job) -> usize {
@@ -468,6 +573,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_forming_batch_stops_waiting_for_company_when_a_running_one_finishes() {
+        let model = Doubler::new(Duration::from_millis(50));
+        let batcher = Arc::new(Batcher::start(
+            "d",
+            model.clone(),
+            policy(8, 60_000, 10),
+            2,
+            Arc::new(Quiet),
+        ));
+        let first = {
+            let b = batcher.clone();
+            tokio::spawn(async move { b.infer(row(&[1.0])).await })
+        };
+        while batcher.busy_workers() == 0 {
+            tokio::task::yield_now().await;
+        }
+        // Another batch is running, so this one waits for company, but not the whole minute.
+        let second = tokio::time::timeout(Duration::from_secs(30), batcher.infer(row(&[2.0])))
+            .await
+            .expect("the second request waited for the full batch delay");
+        assert_eq!(value(&second.unwrap()), vec![4.0]);
+        assert_eq!(value(&first.await.unwrap().unwrap()), vec![2.0]);
+        assert_eq!(*model.batches.lock().unwrap(), vec![1, 1]);
+    }
+
+    #[tokio::test]
     async fn one_failing_request_fails_alone() {
         let model = Doubler::new(Duration::ZERO);
         let batcher = Arc::new(Batcher::start(
@@ -578,6 +709,64 @@ mod tests {
         for call in calls {
             assert!(call.await.unwrap().is_ok());
         }
+    }
+
+    #[tokio::test]
+    async fn the_autoscaler_adds_replicas_under_load_and_retires_them_when_idle() {
+        use crate::scaling::{next_replicas, IDLE_TICKS_BEFORE_SCALE_DOWN};
+        let model = Doubler::new(Duration::from_millis(5));
+        let batcher = Arc::new(Batcher::start(
+            "d",
+            model,
+            policy(1, 0, 100),
+            1,
+            Arc::new(Quiet),
+        ));
+        let stop = Arc::new(AtomicBool::new(false));
+        let callers: Vec<_> = (0..16)
+            .map(|i| {
+                let (b, stop) = (batcher.clone(), stop.clone());
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::Relaxed) {
+                        let outputs = b.infer(row(&[i as f32])).await.unwrap();
+                        assert_eq!(value(&outputs), vec![2.0 * i as f32]);
+                    }
+                })
+            })
+            .collect();
+        // The service's loop, ticked by hand: one replica more per look while saturated.
+        let tick = Duration::from_millis(100);
+        let mut idle = 0;
+        let mut looked = tokio::time::Instant::now();
+        let mut tick_once = |batcher: &Batcher, idle: &mut u32| {
+            let load = batcher.load_over(looked.elapsed());
+            looked = tokio::time::Instant::now();
+            let replicas;
+            (replicas, *idle) = next_replicas(load, 1, 3, *idle);
+            batcher.set_replicas(replicas);
+            load
+        };
+        let mut looks = Vec::new();
+        for _ in 0..50 {
+            tokio::time::sleep(tick).await;
+            looks.push(tick_once(&batcher, &mut idle));
+            if batcher.replicas() == 3 {
+                break;
+            }
+        }
+        assert_eq!(batcher.replicas(), 3, "loads seen: {looks:?}");
+        stop.store(true, Ordering::Relaxed);
+        for caller in callers {
+            caller.await.unwrap();
+        }
+        for _ in 0..3 * IDLE_TICKS_BEFORE_SCALE_DOWN {
+            tokio::time::sleep(tick).await;
+            tick_once(&batcher, &mut idle);
+            if batcher.replicas() == 1 {
+                break;
+            }
+        }
+        assert_eq!(batcher.replicas(), 1, "idle, it went back to min");
     }
 
     #[tokio::test]

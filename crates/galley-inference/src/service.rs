@@ -22,7 +22,7 @@ use crate::batcher::{Inputs, Outputs};
 use crate::loaded::LoadedVersion;
 use crate::prediction_log::{PredictionRecord, PredictionSink};
 use crate::routing;
-use crate::scaling::{next_replicas, Load};
+use crate::scaling::next_replicas;
 use crate::shadow::{compare, ShadowLog, ShadowRecord};
 use crate::signature_check::check_inputs;
 
@@ -131,10 +131,12 @@ impl ServingService {
         let weak = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(AUTOSCALE_INTERVAL);
+            let mut last = Instant::now();
             loop {
                 tick.tick().await;
                 let Some(inner) = weak.upgrade() else { return };
-                ServingService { inner }.autoscale();
+                ServingService { inner }.autoscale(last.elapsed());
+                last = Instant::now();
             }
         });
         Ok(())
@@ -409,6 +411,39 @@ impl ServingService {
         Ok((endpoint.deployment.model.clone(), loaded))
     }
 
+    /// Refuses a request at the door, before its body is decoded, when every version it could
+    /// be routed to has a full queue: under overload the excess then costs reading its bytes,
+    /// not parsing them, and is answered at once. A request let in may still be refused by a
+    /// queue that filled meanwhile; an unknown deployment or version is left to `infer`.
+    pub fn refuse_when_full(&self, name: &str, version: Option<i64>) -> Result<()> {
+        let Some(endpoint) = self.endpoint(name) else {
+            return Ok(());
+        };
+        let deployment = &endpoint.deployment;
+        let primary = version.unwrap_or(deployment.version);
+        let canary = deployment
+            .canary
+            .filter(|_| version.is_none())
+            .map(|c| c.version);
+        let full = |v: i64| {
+            endpoint
+                .versions
+                .get(&v)
+                .is_some_and(|l| l.batcher.is_full())
+        };
+        if full(primary) && canary.is_none_or(full) {
+            metrics::counter!(
+                "galley_serving_requests_total",
+                "deployment" => name.to_string(),
+                "version" => primary.to_string(),
+                "status" => "rejected"
+            )
+            .increment(1);
+            return Err(ServingError::Overloaded(name.to_string()));
+        }
+        Ok(())
+    }
+
     /// The versions a deployment keeps loaded, ascending.
     pub fn loaded_versions(&self, name: &str) -> Result<Vec<i64>> {
         let endpoint = self.endpoint(name).ok_or_else(|| not_served(name))?;
@@ -534,18 +569,15 @@ impl ServingService {
         })
     }
 
-    /// One autoscaler pass over every loaded version, and the queue and replica gauges.
-    fn autoscale(&self) {
+    /// One autoscaler pass over every loaded version, from their load over the `interval` since
+    /// the last pass, and the queue and replica gauges.
+    fn autoscale(&self, interval: Duration) {
         let endpoints: Vec<Arc<Endpoint>> = self.read_live().values().cloned().collect();
         for endpoint in endpoints {
             let scale = endpoint.deployment.scale;
             for loaded in endpoint.versions.values() {
                 let batcher = &loaded.batcher;
-                let load = Load {
-                    replicas: batcher.replicas(),
-                    busy: batcher.busy_workers(),
-                    queued: batcher.queue_depth(),
-                };
+                let load = batcher.load_over(interval);
                 let idle = loaded.reset_idle();
                 let (replicas, idle) = next_replicas(
                     load,
@@ -570,7 +602,8 @@ impl ServingService {
                     ("deployment", endpoint.deployment.name.clone()),
                     ("version", loaded.version.to_string()),
                 ];
-                metrics::gauge!("galley_serving_queue_depth", &labels).set(load.queued as f64);
+                metrics::gauge!("galley_serving_queue_depth", &labels)
+                    .set(batcher.queue_depth() as f64);
                 metrics::gauge!("galley_serving_replicas", &labels).set(replicas as f64);
             }
         }

@@ -79,8 +79,12 @@ fn rows_of(record: &PredictionRecord) -> usize {
 }
 
 /// The tensors of a record with one entry per request row (leading dimension = rows), in order,
-/// with their stems as (prefix, name). Others (a model-level output) are not logged.
-fn row_aligned(record: &PredictionRecord, rows: usize) -> Vec<(&'static str, &str, &Tensor)> {
+/// with their stems as (prefix, name). Others (a model-level output) are not logged. An iterator,
+/// not a list: every logged request walks it twice, and nothing here should allocate.
+fn row_aligned(
+    record: &PredictionRecord,
+    rows: usize,
+) -> impl Iterator<Item = (&'static str, &str, &Tensor)> {
     let inputs = record
         .inputs
         .iter()
@@ -91,8 +95,7 @@ fn row_aligned(record: &PredictionRecord, rows: usize) -> Vec<(&'static str, &st
         .map(|(n, t)| (OUTPUT_PREFIX, n.as_str(), t));
     inputs
         .chain(outputs)
-        .filter(|(_, _, t)| t.shape.first() == Some(&rows) && t.data.len() % rows == 0)
-        .collect()
+        .filter(move |(_, _, t)| t.shape.first() == Some(&rows) && t.data.len() % rows == 0)
 }
 
 /// Whether `stem` is `prefix` then `name`, without building it.
@@ -108,7 +111,6 @@ impl Layout {
             return None;
         }
         let tensors = row_aligned(record, rows)
-            .into_iter()
             .map(|(prefix, name, tensor)| TensorColumns {
                 stem: format!("{prefix}{name}"),
                 kind: Kind::of(&tensor.data),
@@ -125,16 +127,15 @@ impl Layout {
         if rows == 0 {
             return false;
         }
-        let aligned = row_aligned(record, rows);
-        aligned.len() == self.tensors.len()
-            && aligned
-                .iter()
-                .zip(&self.tensors)
-                .all(|((prefix, name, tensor), columns)| {
-                    is_stem(&columns.stem, prefix, name)
-                        && Kind::of(&tensor.data) == columns.kind
-                        && tensor.data.len() / rows == columns.per_row
-                })
+        let mut aligned = row_aligned(record, rows);
+        let matching = self.tensors.iter().all(|columns| {
+            aligned.next().is_some_and(|(prefix, name, tensor)| {
+                is_stem(&columns.stem, prefix, name)
+                    && Kind::of(&tensor.data) == columns.kind
+                    && tensor.data.len() / rows == columns.per_row
+            })
+        });
+        matching && aligned.next().is_none()
     }
 
     fn schema(&self) -> Schema {
@@ -238,25 +239,13 @@ impl RowBuffer {
         self.row_count
     }
 
-    /// Appends `record`'s rows; the caller checked it has this buffer's layout.
-    pub fn push(&mut self, record: &PredictionRecord) {
+    /// Appends `record`'s rows if it has this buffer's layout; false (and nothing appended) if
+    /// not.
+    pub fn push(&mut self, record: &PredictionRecord) -> bool {
+        if !self.layout.describes(record) {
+            return false;
+        }
         let rows = rows_of(record);
-        let aligned = row_aligned(record, rows);
-        // Each layout tensor's data in this record, if it has the layout's shape.
-        let tensors: Vec<Option<&TensorData>> = self
-            .layout
-            .tensors
-            .iter()
-            .map(|columns| {
-                aligned
-                    .iter()
-                    .find(|(prefix, name, tensor)| {
-                        is_stem(&columns.stem, prefix, name)
-                            && tensor.data.len() == rows * columns.per_row
-                    })
-                    .map(|(_, _, tensor)| &tensor.data)
-            })
-            .collect();
         for row in 0..rows {
             self.request_ids.append_value(&record.request_id);
             self.rows.append_value(row as i64);
@@ -264,19 +253,18 @@ impl RowBuffer {
             self.versions.append_value(record.version);
             self.latencies.append_value(record.latency_seconds);
             let mut builders = self.values.iter_mut();
-            for (columns, data) in self.layout.tensors.iter().zip(&tensors) {
-                for j in 0..columns.per_row {
-                    let index = row * columns.per_row + j;
+            // `describes` held: the record's row-aligned tensors are the layout's, in order.
+            for (columns, (_, _, tensor)) in
+                self.layout.tensors.iter().zip(row_aligned(record, rows))
+            {
+                let data = &tensor.data;
+                for index in row * columns.per_row..(row + 1) * columns.per_row {
                     match builders.next() {
-                        Some(Builder::Number(b)) => {
-                            b.append_option(data.and_then(|d| number_at(d, index)))
+                        Some(Builder::Number(b)) => b.append_option(number_at(data, index)),
+                        Some(Builder::Text(b)) => {
+                            b.append_option(data.as_strings().map(|v| v[index].as_str()))
                         }
-                        Some(Builder::Text(b)) => b.append_option(
-                            data.and_then(|d| d.as_strings()).map(|v| v[index].as_str()),
-                        ),
-                        Some(Builder::Bool(b)) => {
-                            b.append_option(data.and_then(|d| d.as_bool()).map(|v| v[index]))
-                        }
+                        Some(Builder::Bool(b)) => b.append_option(data.as_bool().map(|v| v[index])),
                         None => {}
                     }
                 }
@@ -285,6 +273,7 @@ impl RowBuffer {
         self.row_count += rows;
         self.first_at = self.first_at.min(record.received_at);
         self.last_at = self.last_at.max(record.received_at);
+        true
     }
 
     pub fn finish(mut self) -> RecordBatch {
@@ -337,8 +326,11 @@ mod tests {
     fn records_become_rows_with_one_column_per_element() {
         let layout = Layout::of(&record("a", 2)).unwrap();
         let mut buffer = RowBuffer::new(layout.clone());
-        buffer.push(&record("a", 2));
-        buffer.push(&record("b", 2));
+        assert!(buffer.push(&record("a", 2)));
+        assert!(buffer.push(&record("b", 2)));
+        let mut wider = record("c", 1);
+        wider.inputs[0].1 = Tensor::new(vec![1, 3], vec![0.0f32; 3]).unwrap();
+        assert!(!buffer.push(&wider), "another layout is refused");
         assert_eq!(buffer.row_count(), 4);
         let batch = buffer.finish();
         let names: Vec<&str> = batch

@@ -124,6 +124,11 @@ struct Pending {
     opened: Instant,
 }
 
+/// How often the writer takes what serving queued. The writer never waits on the queue itself:
+/// a task parked in `recv` is woken by every send, and at tens of thousands of requests a second
+/// that wake-up per request cost serving more than the logging did.
+const DRAIN_INTERVAL: Duration = Duration::from_millis(20);
+
 async fn run(
     settings: WriterSettings,
     mut receiver: mpsc::Receiver<PredictionRecord>,
@@ -131,41 +136,56 @@ async fn run(
     files: FileWriter,
 ) {
     let mut pending: HashMap<String, Pending> = HashMap::new();
-    let mut tick = tokio::time::interval(settings.flush_interval.min(Duration::from_secs(1)));
+    let mut drain = tokio::time::interval(DRAIN_INTERVAL);
+    drain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let flush_check_every = settings.flush_interval.min(Duration::from_secs(1));
+    let mut flush_check = Instant::now();
     loop {
-        tokio::select! {
-            received = receiver.recv() => match received {
-                Some(record) => {
-                    if let Some(full) = add(&mut pending, record, settings.flush_rows) {
-                        files.write(full).await;
-                    }
+        let stopping = tokio::select! {
+            _ = drain.tick() => false,
+            _ = &mut stopped => true,
+        };
+        let open = take_queued(&mut receiver, &mut pending, settings.flush_rows, &files).await;
+        if stopping || !open {
+            break;
+        }
+        if flush_check.elapsed() >= flush_check_every {
+            flush_check = Instant::now();
+            let due: Vec<String> = pending
+                .iter()
+                .filter(|(_, p)| p.opened.elapsed() >= settings.flush_interval)
+                .map(|(deployment, _)| deployment.clone())
+                .collect();
+            for deployment in due {
+                if let Some(p) = pending.remove(&deployment) {
+                    files.write((deployment, p)).await;
                 }
-                None => break,
-            },
-            _ = tick.tick() => {
-                let due: Vec<String> = pending
-                    .iter()
-                    .filter(|(_, p)| p.opened.elapsed() >= settings.flush_interval)
-                    .map(|(deployment, _)| deployment.clone())
-                    .collect();
-                for deployment in due {
-                    if let Some(p) = pending.remove(&deployment) {
-                        files.write((deployment, p)).await;
-                    }
-                }
-            }
-            _ = &mut stopped => {
-                while let Ok(record) = receiver.try_recv() {
-                    if let Some(full) = add(&mut pending, record, settings.flush_rows) {
-                        files.write(full).await;
-                    }
-                }
-                break;
             }
         }
     }
     for entry in pending.drain() {
         files.write(entry).await;
+    }
+}
+
+/// Buffers every record queued now, writing buffers that fill; false once serving's side of the
+/// queue is gone.
+async fn take_queued(
+    receiver: &mut mpsc::Receiver<PredictionRecord>,
+    pending: &mut HashMap<String, Pending>,
+    flush_rows: usize,
+    files: &FileWriter,
+) -> bool {
+    loop {
+        match receiver.try_recv() {
+            Ok(record) => {
+                if let Some(full) = add(pending, record, flush_rows) {
+                    files.write(full).await;
+                }
+            }
+            Err(mpsc::error::TryRecvError::Empty) => return true,
+            Err(mpsc::error::TryRecvError::Disconnected) => return false,
+        }
     }
 }
 
@@ -176,23 +196,22 @@ fn add(
     flush_rows: usize,
 ) -> Option<(String, Pending)> {
     // The common case, a record like the ones before it, allocates nothing here.
-    let same_layout = pending
-        .get_mut(&record.deployment)
-        .filter(|p| p.buffer.layout().describes(&record));
-    if let Some(entry) = same_layout {
-        entry.buffer.push(&record);
-        entry.records += 1;
-        if entry.buffer.row_count() < flush_rows {
-            return None;
+    if let Some(entry) = pending.get_mut(&record.deployment) {
+        if entry.buffer.push(&record) {
+            entry.records += 1;
+            if entry.buffer.row_count() < flush_rows {
+                return None;
+            }
+            return pending.remove_entry(&record.deployment);
         }
-        return pending.remove_entry(&record.deployment);
     }
-    // A new deployment, or a buffer of another layout (`describes` said so): that one is
-    // written out and a buffer of this layout begins.
+    // A new deployment, or a buffer of another layout: that one is written out and a buffer of
+    // this layout begins.
     let layout = Layout::of(&record)?;
     let ready = pending.remove_entry(&record.deployment);
     let mut buffer = RowBuffer::new(layout);
-    buffer.push(&record);
+    let fits = buffer.push(&record);
+    debug_assert!(fits, "a layout describes the record it was made from");
     let fresh = Pending {
         buffer,
         records: 1,

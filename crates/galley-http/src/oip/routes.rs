@@ -172,7 +172,9 @@ async fn infer(
                 })?,
         ),
     };
-    let request = decode_request(&body, header_length)?;
+    s.serving.refuse_when_full(&name, version)?;
+    let mut request = decode_request(&body, header_length)?;
+    let inputs = std::mem::take(&mut request.inputs);
     let inference = s
         .serving
         .infer(
@@ -180,7 +182,7 @@ async fn infer(
             version,
             routing_key(&headers),
             request.id.clone().or_else(|| header_request_id(&headers)),
-            request.inputs.clone(),
+            inputs,
         )
         .await?;
     let encoded = encode_response(
@@ -241,6 +243,7 @@ pub async fn predict(
             format!("No API endpoint found for '/v1/models/{target}'; use /v1/models/NAME:predict"),
         )));
     };
+    s.serving.refuse_when_full(name, None)?;
     let body: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("Invalid JSON body: {e}")))?;
     let instances = body["instances"]
