@@ -3,7 +3,8 @@ native binary built beside galley (`cargo build --release -p galley-cli -p galle
 
 wrk (bench/wrk.py) drives closed loops, where a slow answer delays the next request; an open
 loop offers a fixed rate whatever the server does, and counts each latency from the request's
-due time, so a server that falls behind is charged for the backlog it causes.
+dispatch at its due time (waiting for a free connection included), so a server that falls behind
+is charged for the backlog it causes.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def open_loop(url: str, body: bytes, rate: float, seconds: float, expect_body: b
     """POSTs `body` (JSON) to `url` at `rate` per second for `seconds`. Returns galley-loadgen's
     summary: requests, offered_rps, statuses (count per HTTP status), transport_errors,
     wrong_bodies (200 answers whose body differs from `expect_body`), and served_ms / refused_ms
-    (p50, p90, p99 and max of the 200 answers and of the others; None when there were none)."""
+    (p50, p90, p99 and max of the 200 answers and of the others; None when there were none), and
+    dispatch_lag_ms (how late the generator itself sent requests, not charged to the server)."""
     with tempfile.TemporaryDirectory(prefix="bench-loadgen-") as folder:
         request = Path(folder) / "request.json"
         request.write_bytes(body)

@@ -408,7 +408,7 @@ def run_overload(workdir: Path, binary: str, onnx_path: Path, rows: np.ndarray, 
         f"Command: `{os.environ.get('BENCH_CMDLINE', 'bench/serving/run.sh')}`; {OVERLOAD_ROWS}-row requests, "
         f"replicas 2, max_queue 64; capacity {capacity:,.0f} req/s (closed loop, 16 clients, {generator(args)}), "
         f"then 4x that offered open loop for {args.overload:g} s by galley-loadgen (up to 1,000 connections; "
-        f"latency from each request's due time).\n\n"
+        f"latency from each request's dispatch, waiting for a connection included).\n\n"
         "| offered req/s | served req/s | rejected (429) req/s | served p50 / p99 ms | 429 p50 / p99 ms | wrong answers "
         "| other statuses | transport errors | RSS MiB: before, first half max, second half max |\n"
         "|---|---|---|---|---|---|---|---|---|\n"

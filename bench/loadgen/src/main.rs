@@ -2,9 +2,11 @@
 //!
 //! wrk drives closed loops only: a slow answer delays the next request, so an overloaded server
 //! is offered less than the nominal rate. Here request `i` is due at `start + i / rate` whatever
-//! happened before, and its latency counts from that due time, so time spent waiting for a free
-//! connection is charged to the server (no coordinated omission). One thread: at the rates the
-//! benches offer it leaves the other core to the server.
+//! happened before, and its latency counts from when it was dispatched, so time spent waiting for
+//! a free connection is charged to the server (no coordinated omission). Dispatch follows the due
+//! time within the timer's millisecond; that lag is the generator's own and is reported apart
+//! (`dispatch_lag_ms`), not charged to the server. One thread: at the rates the benches offer it
+//! leaves the other core to the server.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -43,11 +45,13 @@ struct Args {
 }
 
 /// What became of one request: its HTTP status (None: no answer), whether a 200's body differed
-/// from the expected one, and microseconds from its due time to its last byte.
+/// from the expected one, microseconds from its dispatch to its last byte, and from its due time
+/// to its dispatch.
 struct Outcome {
     status: Option<u16>,
     wrong: bool,
     micros: u64,
+    lag_micros: u64,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -81,8 +85,13 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..total {
         let due = start + Duration::from_secs_f64(i as f64 / args.rate);
         tokio::time::sleep_until(due).await;
+        let dispatched = Instant::now();
         let (request, slots) = (request.clone(), slots.clone());
-        pending.push(tokio::spawn(async move { request.send(due, &slots).await }));
+        pending.push(tokio::spawn(async move {
+            let mut outcome = request.send(dispatched, &slots).await;
+            outcome.lag_micros = micros(dispatched - due);
+            outcome
+        }));
     }
     let offered_seconds = start.elapsed().as_secs_f64();
     let mut outcomes = Vec::with_capacity(pending.len());
@@ -101,7 +110,7 @@ struct Request {
 }
 
 impl Request {
-    async fn send(&self, due: Instant, slots: &Semaphore) -> Outcome {
+    async fn send(&self, dispatched: Instant, slots: &Semaphore) -> Outcome {
         let _slot = slots
             .acquire()
             .await
@@ -130,7 +139,8 @@ impl Request {
         Outcome {
             status,
             wrong,
-            micros: due.elapsed().as_micros() as u64,
+            micros: micros(dispatched.elapsed()),
+            lag_micros: 0,
         }
     }
 }
@@ -139,6 +149,7 @@ impl Request {
 fn summary(outcomes: &[Outcome], offered_seconds: f64) -> serde_json::Value {
     let mut statuses = std::collections::BTreeMap::<String, u64>::new();
     let (mut served, mut refused) = (Vec::new(), Vec::new());
+    let mut lags: Vec<u64> = outcomes.iter().map(|o| o.lag_micros).collect();
     let mut transport_errors = 0u64;
     let mut wrong = 0u64;
     for o in outcomes {
@@ -165,7 +176,12 @@ fn summary(outcomes: &[Outcome], offered_seconds: f64) -> serde_json::Value {
         "wrong_bodies": wrong,
         "served_ms": percentiles(&mut served),
         "refused_ms": percentiles(&mut refused),
+        "dispatch_lag_ms": percentiles(&mut lags),
     })
+}
+
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
 fn percentiles(micros: &mut [u64]) -> serde_json::Value {

@@ -1,6 +1,8 @@
 //! The port answered requests leave serving through on their way to monitoring. Serving hands a
 //! record over and moves on: a sink never blocks or fails a request.
 
+use std::sync::Arc;
+
 use crate::batcher::{Inputs, Outputs};
 
 /// One answered request, as monitoring logs it.
@@ -16,7 +18,8 @@ pub struct PredictionRecord {
     pub received_at: i64,
     pub latency_seconds: f64,
     pub inputs: Inputs,
-    pub outputs: Outputs,
+    /// Shared with the answer being sent, not copied.
+    pub outputs: Arc<Outputs>,
 }
 
 pub trait PredictionSink: Send + Sync + 'static {

@@ -74,7 +74,8 @@ pub struct Inference {
     pub version: i64,
     /// The id the caller gave, or the one made up for it.
     pub request_id: String,
-    pub outputs: Outputs,
+    /// Shared with the prediction log when the request is logged.
+    pub outputs: Arc<Outputs>,
 }
 
 #[derive(Clone)]
@@ -545,7 +546,7 @@ impl ServingService {
         .increment(1);
         metrics::histogram!("galley_serving_request_duration_seconds", &labels)
             .record(started.elapsed().as_secs_f64());
-        let outputs = result?;
+        let outputs = Arc::new(result?);
         if let Some((shadow_version, copy)) = shadow {
             mirror(&endpoint, shadow_version, answered_by, copy, &outputs);
         }

@@ -307,7 +307,7 @@ mod tests {
             received_at: 1_000,
             latency_seconds: 0.5,
             inputs: vec![("X".into(), Tensor::new(vec![rows, 2], features).unwrap())],
-            outputs: vec![
+            outputs: Arc::new(vec![
                 ("label".into(), Tensor::new(vec![rows], labels).unwrap()),
                 (
                     "probabilities".into(),
@@ -318,7 +318,7 @@ mod tests {
                     "total".into(),
                     Tensor::new(vec![5], vec![1.0f32; 5]).unwrap(),
                 ),
-            ],
+            ]),
         }
     }
 

@@ -240,7 +240,12 @@ impl FileWriter {
             uuid::Uuid::new_v4().simple()
         );
         let written = async {
-            let bytes = galley_tables::parquet_bytes(&[batch]).map_err(|e| e.to_string())?;
+            // Encoding tens of thousands of rows takes milliseconds: off the async threads, which
+            // are answering requests meanwhile.
+            let bytes = tokio::task::spawn_blocking(move || galley_tables::parquet_bytes(&[batch]))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
             let key = validate(&path).map_err(|e| e.to_string())?;
             self.artifacts
                 .put_bytes(&key, bytes.into())
@@ -295,7 +300,7 @@ mod tests {
             received_at: 0,
             latency_seconds: 0.0,
             inputs: vec![("X".into(), Tensor::new(vec![1, 1], vec![1.0f32]).unwrap())],
-            outputs: Vec::new(),
+            outputs: Default::default(),
         }
     }
 

@@ -222,21 +222,22 @@ pub fn encode_response(
     model_name: &str,
     model_version: &str,
     id: Option<&str>,
-    outputs: Vec<(String, Tensor)>,
+    outputs: &[(String, Tensor)],
     request: &InferRequest,
 ) -> Result<EncodedResponse, ApiError> {
-    let selected: Vec<(String, Tensor, bool)> = if request.outputs.is_empty() {
+    let selected: Vec<(&str, &Tensor, bool)> = if request.outputs.is_empty() {
         outputs
-            .into_iter()
-            .map(|(name, tensor)| (name, tensor, request.binary_by_default))
+            .iter()
+            .map(|(name, tensor)| (name.as_str(), tensor, request.binary_by_default))
             .collect()
     } else {
-        let mut by_name: HashMap<String, Tensor> = outputs.into_iter().collect();
+        let by_name: HashMap<&str, &Tensor> =
+            outputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
         request
             .outputs
             .iter()
-            .map(|wanted| match by_name.remove(&wanted.name) {
-                Some(tensor) => Ok((wanted.name.clone(), tensor, wanted.binary)),
+            .map(|wanted| match by_name.get(wanted.name.as_str()) {
+                Some(tensor) => Ok((wanted.name.as_str(), *tensor, wanted.binary)),
                 None => Err(ApiError::invalid(format!(
                     "output '{}' is not an output of model '{model_name}'",
                     wanted.name
@@ -1007,7 +1008,7 @@ mod tests {
                 "m",
                 "1",
                 None,
-                vec![("out".into(), t.clone())],
+                &[("out".into(), t.clone())],
                 &InferRequest {
                     binary_by_default: true,
                     ..request
@@ -1279,7 +1280,8 @@ mod tests {
     #[test]
     fn response_mixes_binary_and_json_outputs() {
         let request = request_for(&[("probs", true), ("label", false)], false);
-        let response = encode_response("iris", "3", Some("r1"), model_outputs(), &request).unwrap();
+        let response =
+            encode_response("iris", "3", Some("r1"), &model_outputs(), &request).unwrap();
         let n = response
             .header_length
             .expect("a binary output follows the JSON");
@@ -1305,8 +1307,14 @@ mod tests {
 
     #[test]
     fn json_only_responses_have_no_header_length() {
-        let response =
-            encode_response("iris", "3", None, model_outputs(), &request_for(&[], false)).unwrap();
+        let response = encode_response(
+            "iris",
+            "3",
+            None,
+            &model_outputs(),
+            &request_for(&[], false),
+        )
+        .unwrap();
         assert_eq!(response.header_length, None);
         let text = std::str::from_utf8(&response.body).unwrap();
         // FP32 values are written in their shortest f32 form.
@@ -1324,7 +1332,7 @@ mod tests {
 
         // binary_data_output applies to every output when none is named.
         let response =
-            encode_response("iris", "3", None, model_outputs(), &request_for(&[], true)).unwrap();
+            encode_response("iris", "3", None, &model_outputs(), &request_for(&[], true)).unwrap();
         let n = response.header_length.unwrap();
         assert_eq!(response.body.len(), n + 16 + 16 + 4 + 6);
     }
@@ -1335,7 +1343,7 @@ mod tests {
             "iris",
             "3",
             None,
-            model_outputs(),
+            &model_outputs(),
             &request_for(&[("names", false)], true),
         )
         .unwrap();
@@ -1347,7 +1355,7 @@ mod tests {
             "iris",
             "3",
             None,
-            model_outputs(),
+            &model_outputs(),
             &request_for(&[("label", false), ("nope", true)], false),
         )
         .unwrap_err();
@@ -1358,16 +1366,21 @@ mod tests {
     #[test]
     fn non_finite_floats_go_out_only_as_binary() {
         let outputs = vec![("y".to_string(), tensor(vec![2], vec![1.0f64, f64::NAN]))];
-        let e =
-            encode_response("m", "1", None, outputs.clone(), &request_for(&[], false)).unwrap_err();
+        let e = encode_response("m", "1", None, &outputs, &request_for(&[], false)).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidParameterValue);
         assert!(
             e.message.contains("output 'y' holds NaN or infinity"),
             "{}",
             e.message
         );
-        let response =
-            encode_response("m", "1", None, outputs, &request_for(&[("y", true)], false)).unwrap();
+        let response = encode_response(
+            "m",
+            "1",
+            None,
+            &outputs,
+            &request_for(&[("y", true)], false),
+        )
+        .unwrap();
         let n = response.header_length.unwrap();
         assert!(f64::from_le_bytes(response.body[n + 8..].try_into().unwrap()).is_nan());
     }
@@ -1383,7 +1396,7 @@ mod tests {
             "m",
             "1",
             None,
-            vec![("y".into(), broken)],
+            &[("y".into(), broken)],
             &request_for(&[], false),
         )
         .unwrap_err();
@@ -1429,7 +1442,7 @@ mod tests {
             ("OUTPUT1".into(), tensor(vec![1], vec![1i64])),
             ("OUTPUT0".into(), tensor(vec![2, 4], doubled.clone())),
         ];
-        let response = encode_response("simple", "1", None, outputs, &request).unwrap();
+        let response = encode_response("simple", "1", None, &outputs, &request).unwrap();
 
         // InferResult: read header_length bytes of JSON, then walk outputs summing
         // binary_data_size to find each tensor's offset in the rest, and reshape.

@@ -189,7 +189,7 @@ async fn infer(
         &name,
         &inference.version.to_string(),
         Some(&inference.request_id),
-        inference.outputs,
+        &inference.outputs,
         &request,
     )?;
     let mut response = encoded.body.into_response();
