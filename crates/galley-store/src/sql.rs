@@ -194,16 +194,6 @@ where
     row.try_get(column).map_err(db_err)
 }
 
-/// Trims the probe row fetched past the page and says where the next page starts.
-fn page_end<T>(items: &mut Vec<T>, max_results: u32, offset: u64) -> Option<u64> {
-    if items.len() > max_results as usize {
-        items.truncate(max_results as usize);
-        Some(offset + u64::from(max_results))
-    } else {
-        None
-    }
-}
-
 /// Runs `select` (whose text ends in `<column> IN `) once per chunk of `keys`, appending `order`.
 pub(crate) async fn rows_in(
     store: &SqlStore,
@@ -232,24 +222,86 @@ pub(crate) async fn rows_in(
 /// page tells whether another page follows.
 pub(crate) async fn fetch_page<T, E: From<StoreFailure>>(
     store: &SqlStore,
-    mut sql: Sql,
+    sql: Sql,
     select: &str,
     conditions: &[String],
     order: &[String],
     (max_results, offset): (u32, u64),
     from_row: impl Fn(&AnyRow) -> Result<T, E>,
 ) -> Result<(Vec<T>, Option<u64>), E> {
-    let limit = sql.arg(i64::from(max_results) + 1);
-    let start = sql.arg(offset as i64);
-    sql.text = format!(
-        "{select} WHERE {} ORDER BY {} LIMIT {limit} OFFSET {start}",
-        conditions.join(" AND "),
-        order.join(", ")
-    );
-    let rows = sql.query().fetch_all(&store.reader).await.map_err(db_err)?;
-    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, E>>()?;
+    let query = SelectQuery {
+        sql,
+        select,
+        conditions,
+        order,
+    };
+    let mut items = query
+        .fetch(store, u64::from(max_results) + 1, offset, from_row)
+        .await?;
     let next_offset = page_end(&mut items, max_results, offset);
     Ok((items, next_offset))
+}
+
+/// `<select> WHERE <conditions> ORDER BY <order>`, its arguments bound in `sql` so far.
+pub(crate) struct SelectQuery<'a> {
+    pub sql: Sql,
+    pub select: &'a str,
+    pub conditions: &'a [String],
+    pub order: &'a [String],
+}
+
+impl SelectQuery<'_> {
+    /// At most `limit` rows from `offset`, decoded with `from_row`.
+    pub(crate) async fn fetch<T, E: From<StoreFailure>>(
+        mut self,
+        store: &SqlStore,
+        limit: u64,
+        offset: u64,
+        from_row: impl Fn(&AnyRow) -> Result<T, E>,
+    ) -> Result<Vec<T>, E> {
+        let limit = self.sql.arg(limit as i64);
+        let start = self.sql.arg(offset as i64);
+        self.sql.text = format!(
+            "{} WHERE {} ORDER BY {} LIMIT {limit} OFFSET {start}",
+            self.select,
+            self.conditions.join(" AND "),
+            self.order.join(", ")
+        );
+        let rows = self
+            .sql
+            .query()
+            .fetch_all(&store.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// How many rows the query matches.
+    pub(crate) async fn count(mut self, store: &SqlStore) -> Result<u64, StoreFailure> {
+        self.sql.text = format!(
+            "SELECT COUNT(*) AS n FROM ({} WHERE {}) counted",
+            self.select,
+            self.conditions.join(" AND ")
+        );
+        let row = self
+            .sql
+            .query()
+            .fetch_one(&store.reader)
+            .await
+            .map_err(db_err)?;
+        let n: i64 = col(&row, "n")?;
+        Ok(n as u64)
+    }
+}
+
+/// Drops the probe row past a page of `max_results` and says where the next page starts.
+pub(crate) fn page_end<T>(items: &mut Vec<T>, max_results: u32, offset: u64) -> Option<u64> {
+    if items.len() > max_results as usize {
+        items.truncate(max_results as usize);
+        Some(offset + u64::from(max_results))
+    } else {
+        None
+    }
 }
 
 /// A table of whole-document versions (`version`, `document`, `applied_at`): a configuration

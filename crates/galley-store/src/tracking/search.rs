@@ -9,7 +9,7 @@ use super::experiments;
 use super::run_data::{info_from_row, load_runs, RUN_COLUMNS};
 use super::{experiment_key, Result};
 use crate::filter::{direction, predicate};
-use crate::sql::{fetch_page, Sql};
+use crate::sql::{fetch_page, page_end, SelectQuery, Sql};
 use crate::{Dialect, SqlStore};
 
 fn invalid(message: String) -> TrackingError {
@@ -84,16 +84,32 @@ pub(super) fn stage_condition(sql: &mut Sql, column: &str, view_type: ViewType) 
     format!("{column} IN ({})", stages.join(", "))
 }
 
-pub(super) async fn runs(store: &SqlStore, search: &RunSearch) -> Result<Page<Run>> {
-    if search.experiment_ids.is_empty() {
-        return Ok(Page {
-            items: Vec::new(),
-            next_offset: None,
-        });
-    }
-    let mut sql = Sql::built(store.dialect, "");
+/// Which runs one query of a search covers. A search ordered first by a metric runs as three
+/// queries, one after another, in the order the metric sorts them: runs with a number (walking
+/// `latest_metrics_by_key`, so a page costs its own size rather than the experiment's), then runs
+/// where it is NaN, then runs without it. Any other search is one query over every run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Segment {
+    Whole,
+    MetricNumbers,
+    MetricNaN,
+    MetricMissing,
+}
+
+/// One query of a search: its arguments bound in order, its FROM clause, conditions and order.
+struct RunQuery {
+    sql: Sql,
+    select: String,
+    conditions: Vec<String>,
+    order: Vec<String>,
+}
+
+fn run_query(dialect: Dialect, search: &RunSearch, segment: Segment) -> Result<RunQuery> {
+    let mut sql = Sql::built(dialect, "");
+    let mut from = "runs r".to_string();
     let mut joins = String::new();
     let mut order = Vec::new();
+    let mut segment_conditions = Vec::new();
     for (
         i,
         OrderBy {
@@ -105,6 +121,26 @@ pub(super) async fn runs(store: &SqlStore, search: &RunSearch) -> Result<Page<Ru
     {
         let dir = direction(*ascending);
         match kind {
+            EntityKind::Metric if i == 0 && segment != Segment::Whole => {
+                let key = sql.arg(key);
+                if segment == Segment::MetricMissing {
+                    segment_conditions.push(format!(
+                        "NOT EXISTS (SELECT 1 FROM latest_metrics o0 WHERE o0.run_uuid = r.run_uuid \
+                         AND o0.key = {key})"
+                    ));
+                    continue;
+                }
+                // SQLite's planner would start from the runs again; CROSS JOIN keeps the walk
+                // over the index first.
+                let join = match dialect {
+                    Dialect::Sqlite => "CROSS JOIN",
+                    Dialect::Postgres => "JOIN",
+                };
+                from = format!("latest_metrics o0 {join} runs r ON r.run_uuid = o0.run_uuid");
+                let nan = i64::from(segment == Segment::MetricNaN);
+                segment_conditions.push(format!("o0.key = {key} AND o0.is_nan = {nan}"));
+                order.push(format!("o0.value {dir}"));
+            }
             EntityKind::Metric => {
                 let key = sql.arg(key);
                 joins.push_str(&format!(
@@ -143,33 +179,108 @@ pub(super) async fn runs(store: &SqlStore, search: &RunSearch) -> Result<Page<Ru
         .iter()
         .map(|id| experiment_key(id))
         .collect::<Result<_>>()?;
-    let mut conditions = vec![{
+    let mut conditions = segment_conditions;
+    conditions.push({
         let ids: Vec<String> = experiment_ids.iter().map(|id| sql.arg(*id)).collect();
         format!("r.experiment_id IN ({})", ids.join(", "))
-    }];
+    });
     conditions.push(stage_condition(
         &mut sql,
         "r.lifecycle_stage",
         search.view_type,
     ));
     for comparison in &search.filter {
-        conditions.push(run_condition(&mut sql, store.dialect, comparison)?);
+        conditions.push(run_condition(&mut sql, dialect, comparison)?);
     }
-    let select = format!("SELECT {RUN_COLUMNS} FROM runs r{joins}");
-    let (infos, next_offset) = fetch_page(
-        store,
+    Ok(RunQuery {
         sql,
-        &select,
-        &conditions,
-        &order,
-        (search.max_results, search.offset),
-        info_from_row,
-    )
-    .await?;
+        select: format!("SELECT {RUN_COLUMNS} FROM {from}{joins}"),
+        conditions,
+        order,
+    })
+}
+
+impl RunQuery {
+    fn query(&mut self) -> SelectQuery<'_> {
+        SelectQuery {
+            sql: std::mem::replace(&mut self.sql, Sql::new(String::new())),
+            select: &self.select,
+            conditions: &self.conditions,
+            order: &self.order,
+        }
+    }
+}
+
+pub(super) async fn runs(store: &SqlStore, search: &RunSearch) -> Result<Page<Run>> {
+    if search.experiment_ids.is_empty() {
+        return Ok(Page {
+            items: Vec::new(),
+            next_offset: None,
+        });
+    }
+    let by_metric = search
+        .order_by
+        .first()
+        .is_some_and(|o| o.kind == EntityKind::Metric);
+    let (infos, next_offset) = if by_metric {
+        segmented_page(store, search).await?
+    } else {
+        let mut whole = run_query(store.dialect, search, Segment::Whole)?;
+        let query = whole.query();
+        fetch_page(
+            store,
+            query.sql,
+            query.select,
+            query.conditions,
+            query.order,
+            (search.max_results, search.offset),
+            info_from_row,
+        )
+        .await?
+    };
     Ok(Page {
         items: load_runs(store, infos).await?,
         next_offset,
     })
+}
+
+/// A page of a search ordered first by a metric: the segments in turn until the page (and the
+/// probe row past it) is full, skipping the offset across them.
+async fn segmented_page(
+    store: &SqlStore,
+    search: &RunSearch,
+) -> Result<(Vec<RunInfo>, Option<u64>)> {
+    let mut wanted = u64::from(search.max_results) + 1;
+    let mut skip = search.offset;
+    let mut infos = Vec::new();
+    for segment in [
+        Segment::MetricNumbers,
+        Segment::MetricNaN,
+        Segment::MetricMissing,
+    ] {
+        let rows = run_query(store.dialect, search, segment)?
+            .query()
+            .fetch(store, wanted, skip, info_from_row)
+            .await?;
+        skip = match (rows.is_empty(), skip) {
+            // Rows past the offset came back: this segment held the whole offset.
+            (false, _) | (true, 0) => 0,
+            (true, _) => {
+                let held = run_query(store.dialect, search, segment)?
+                    .query()
+                    .count(store)
+                    .await?;
+                skip.saturating_sub(held)
+            }
+        };
+        wanted -= rows.len() as u64;
+        infos.extend(rows);
+        if wanted == 0 {
+            break;
+        }
+    }
+    let next_offset = page_end(&mut infos, search.max_results, search.offset);
+    Ok((infos, next_offset))
 }
 
 fn experiment_attribute_column(key: &str) -> Result<&'static str> {

@@ -109,6 +109,7 @@ conformance!(
     writes_to_deleted_runs_are_rejected,
     search_runs_filters,
     search_runs_orders_and_pages,
+    search_runs_by_metric_pages_across_segments,
     dataset_inputs,
     logged_models,
     logged_models_order_by_metrics,

@@ -525,6 +525,64 @@ pub async fn search_runs_filters(t: TrackingService) {
     }
 }
 
+/// Every page of a search, `size` runs at a time, concatenated.
+async fn paged(
+    t: &TrackingService,
+    experiment_id: &str,
+    filter: &str,
+    order_by: &[&str],
+    size: u32,
+) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut token = None;
+    loop {
+        let request = SearchRequest {
+            max_results: Some(size),
+            page_token: token.clone(),
+            ..search(filter, order_by)
+        };
+        let page = t
+            .search_runs(vec![experiment_id.into()], &request)
+            .await
+            .unwrap();
+        names.extend(page.items.into_iter().map(|r| r.info.run_name));
+        match page.next_offset {
+            Some(offset) => token = Some(galley_core::page::encode(offset)),
+            None => return names,
+        }
+    }
+}
+
+/// A search ordered first by a metric runs as one query per segment (numbers, NaN, missing):
+/// pages of any size, with filters and second keys, must add up to the whole answer.
+pub async fn search_runs_by_metric_pages_across_segments(t: TrackingService) {
+    let exp = seeded(&t).await;
+    for order_by in [
+        &["metrics.acc DESC"][..],
+        &["metrics.acc ASC"],
+        &["metrics.acc DESC", "params.model ASC"],
+    ] {
+        for filter in ["", "tags.team = 'vision'", "metrics.acc > 0.3"] {
+            let whole = run_names(&t, &exp, &search(filter, order_by)).await;
+            for size in [1, 2, 3, 5] {
+                assert_eq!(
+                    paged(&t, &exp, filter, order_by, size).await,
+                    whole,
+                    "{order_by:?} {filter:?} in pages of {size}"
+                );
+            }
+        }
+    }
+    let whole = run_names(&t, &exp, &search("", &["metrics.acc DESC"])).await;
+    assert_eq!(
+        &whole[..5],
+        ["r1", "r3", "r2", "r0", "r4"],
+        "numbers, then NaN"
+    );
+    let filtered = run_names(&t, &exp, &search("metrics.acc > 0.3", &["metrics.acc"])).await;
+    assert_eq!(filtered, ["r2", "r3", "r1"]);
+}
+
 pub async fn search_runs_orders_and_pages(t: TrackingService) {
     let exp = seeded(&t).await;
     // Runs without the metric (and NaN) sort after every number, in both directions.
