@@ -226,31 +226,42 @@ pub(crate) async fn fetch_page<T, E: From<StoreFailure>>(
     select: &str,
     conditions: &[String],
     order: &[String],
-    (max_results, offset): (u32, u64),
+    page: (u32, u64),
     from_row: impl Fn(&AnyRow) -> Result<T, E>,
 ) -> Result<(Vec<T>, Option<u64>), E> {
-    let query = SelectQuery {
+    SelectQuery {
         sql,
-        select,
-        conditions,
-        order,
-    };
-    let mut items = query
-        .fetch(store, u64::from(max_results) + 1, offset, from_row)
-        .await?;
-    let next_offset = page_end(&mut items, max_results, offset);
-    Ok((items, next_offset))
+        select: select.to_owned(),
+        conditions: conditions.to_vec(),
+        order: order.to_vec(),
+    }
+    .page(store, page, from_row)
+    .await
 }
 
 /// `<select> WHERE <conditions> ORDER BY <order>`, its arguments bound in `sql` so far.
-pub(crate) struct SelectQuery<'a> {
+pub(crate) struct SelectQuery {
     pub sql: Sql,
-    pub select: &'a str,
-    pub conditions: &'a [String],
-    pub order: &'a [String],
+    pub select: String,
+    pub conditions: Vec<String>,
+    pub order: Vec<String>,
 }
 
-impl SelectQuery<'_> {
+impl SelectQuery {
+    /// A page of `max_results` rows at `offset`, and where the next page starts.
+    pub(crate) async fn page<T, E: From<StoreFailure>>(
+        self,
+        store: &SqlStore,
+        (max_results, offset): (u32, u64),
+        from_row: impl Fn(&AnyRow) -> Result<T, E>,
+    ) -> Result<(Vec<T>, Option<u64>), E> {
+        let mut items = self
+            .fetch(store, u64::from(max_results) + 1, offset, from_row)
+            .await?;
+        let next_offset = page_end(&mut items, max_results, offset);
+        Ok((items, next_offset))
+    }
+
     /// At most `limit` rows from `offset`, decoded with `from_row`.
     pub(crate) async fn fetch<T, E: From<StoreFailure>>(
         mut self,

@@ -96,15 +96,8 @@ enum Segment {
     MetricMissing,
 }
 
-/// One query of a search: its arguments bound in order, its FROM clause, conditions and order.
-struct RunQuery {
-    sql: Sql,
-    select: String,
-    conditions: Vec<String>,
-    order: Vec<String>,
-}
-
-fn run_query(dialect: Dialect, search: &RunSearch, segment: Segment) -> Result<RunQuery> {
+/// One query of a search, its arguments bound in order.
+fn run_query(dialect: Dialect, search: &RunSearch, segment: Segment) -> Result<SelectQuery> {
     let mut sql = Sql::built(dialect, "");
     let mut from = "runs r".to_string();
     let mut joins = String::new();
@@ -192,23 +185,12 @@ fn run_query(dialect: Dialect, search: &RunSearch, segment: Segment) -> Result<R
     for comparison in &search.filter {
         conditions.push(run_condition(&mut sql, dialect, comparison)?);
     }
-    Ok(RunQuery {
+    Ok(SelectQuery {
         sql,
         select: format!("SELECT {RUN_COLUMNS} FROM {from}{joins}"),
         conditions,
         order,
     })
-}
-
-impl RunQuery {
-    fn query(&mut self) -> SelectQuery<'_> {
-        SelectQuery {
-            sql: std::mem::replace(&mut self.sql, Sql::new(String::new())),
-            select: &self.select,
-            conditions: &self.conditions,
-            order: &self.order,
-        }
-    }
 }
 
 pub(super) async fn runs(store: &SqlStore, search: &RunSearch) -> Result<Page<Run>> {
@@ -225,18 +207,9 @@ pub(super) async fn runs(store: &SqlStore, search: &RunSearch) -> Result<Page<Ru
     let (infos, next_offset) = if by_metric {
         segmented_page(store, search).await?
     } else {
-        let mut whole = run_query(store.dialect, search, Segment::Whole)?;
-        let query = whole.query();
-        fetch_page(
-            store,
-            query.sql,
-            query.select,
-            query.conditions,
-            query.order,
-            (search.max_results, search.offset),
-            info_from_row,
-        )
-        .await?
+        run_query(store.dialect, search, Segment::Whole)?
+            .page(store, (search.max_results, search.offset), info_from_row)
+            .await?
     };
     Ok(Page {
         items: load_runs(store, infos).await?,
@@ -259,7 +232,6 @@ async fn segmented_page(
         Segment::MetricMissing,
     ] {
         let rows = run_query(store.dialect, search, segment)?
-            .query()
             .fetch(store, wanted, skip, info_from_row)
             .await?;
         skip = match (rows.is_empty(), skip) {
@@ -267,7 +239,6 @@ async fn segmented_page(
             (false, _) | (true, 0) => 0,
             (true, _) => {
                 let held = run_query(store.dialect, search, segment)?
-                    .query()
                     .count(store)
                     .await?;
                 skip.saturating_sub(held)
