@@ -433,13 +433,7 @@ impl ServingService {
                 .is_some_and(|l| l.batcher.is_full())
         };
         if full(primary) && canary.is_none_or(full) {
-            metrics::counter!(
-                "galley_serving_requests_total",
-                "deployment" => name.to_string(),
-                "version" => primary.to_string(),
-                "status" => "rejected"
-            )
-            .increment(1);
+            count_request(name, primary, "rejected");
             return Err(ServingError::Overloaded(name.to_string()));
         }
         Ok(())
@@ -537,13 +531,7 @@ impl ServingService {
             ("deployment", name.to_string()),
             ("version", answered_by.to_string()),
         ];
-        metrics::counter!(
-            "galley_serving_requests_total",
-            "deployment" => name.to_string(),
-            "version" => answered_by.to_string(),
-            "status" => status
-        )
-        .increment(1);
+        count_request(name, answered_by, status);
         metrics::histogram!("galley_serving_request_duration_seconds", &labels)
             .record(started.elapsed().as_secs_f64());
         let outputs = Arc::new(result?);
@@ -609,6 +597,17 @@ impl ServingService {
             }
         }
     }
+}
+
+/// One request to `deployment` answered by (or refused for) `version`, by outcome.
+fn count_request(deployment: &str, version: i64, status: &'static str) {
+    metrics::counter!(
+        "galley_serving_requests_total",
+        "deployment" => deployment.to_string(),
+        "version" => version.to_string(),
+        "status" => status
+    )
+    .increment(1);
 }
 
 /// Sends the copy of a request to the shadow version, off the caller's path, and records how its
